@@ -1,0 +1,1 @@
+"""Experiments: ``run(config) -> Result`` functions whose results serialise to JSON."""

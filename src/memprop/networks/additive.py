@@ -1,0 +1,126 @@
+r"""The additive recurrent network of Eq. (3) (Zoppo et al. 2020), trained by RBP.
+
+.. math:: \frac{dv}{dt} = -v + g(W v + I), \qquad v^* = g(W v^* + I) \text{ at a fixed point.}
+
+The loss (Eq. 4) is E = 1/2 sum_i (T_i - v_i^*)^2 over the output units.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .activations import Activation, Tanh
+from .base import AbstractNetwork
+from .connectivity import check_weights, full_mask
+
+
+class AdditiveNetwork(AbstractNetwork):
+    """Additive model, Eq. (3). Final class.
+
+    Args:
+        W: recurrent weights (n, n), or (C, n, n) for C configurations relaxed together.
+        mask: boolean (n, n) connectivity; default all-to-all without self-connections.
+        activation: g, monotone and differentiable (tanh by default).
+        outputs: index of the output units (default: all units, as in reconstruction).
+        symmetric: require W = W^T (the paper's setting; False allows asymmetric hardware).
+    """
+
+    def __init__(self, W: torch.Tensor, *, mask: torch.Tensor | None = None, activation: Activation = Tanh(),
+                 outputs: slice | torch.Tensor = slice(None), symmetric: bool = True):
+        n = W.shape[-1] if isinstance(W, torch.Tensor) else 0
+        self.mask = full_mask(n, device=W.device) if mask is None and n else mask
+        self.W = check_weights(W, self.mask, symmetric=symmetric)
+        self.activation = activation
+        self.symmetric = symmetric
+        self._outputs = outputs
+        self.n_state = self.W.shape[-1]
+
+    @property
+    def batched(self) -> bool:
+        return self.W.ndim == 3
+
+    @property
+    def output_index(self):
+        return self._outputs
+
+    @property
+    def parameters(self) -> dict[str, torch.Tensor]:
+        return {"W": self.W}
+
+    def with_parameters(self, params: dict[str, torch.Tensor]) -> AdditiveNetwork:
+        """The same network with other parameter tensors (e.g. autograd leaves); not re-validated."""
+        new = object.__new__(AdditiveNetwork)
+        new.__dict__.update(self.__dict__)
+        new.W = params["W"]
+        return new
+
+    def take(self, rows: torch.Tensor) -> AdditiveNetwork:
+        if not self.batched:
+            return self
+        new = object.__new__(AdditiveNetwork)
+        new.__dict__.update(self.__dict__)
+        new.W = self.W.index_select(0, rows)
+        return new
+
+    def drive(self, x: torch.Tensor | None, batch_shape: tuple[int, ...]) -> torch.Tensor:
+        """The input I itself (zero when ``x`` is None)."""
+        if x is None:
+            return self.W.new_zeros(*batch_shape, self.n_state)
+        return x.expand(*batch_shape, self.n_state)
+
+    def preactivation(self, v: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
+        """h = W v + I, shape of v."""
+        return torch.matmul(v, self.W.mT) + d
+
+    def vector_field(self, s, d, *, beta=0.0, target=None):
+        """Eq. (3): -v + g(W v + I). (The additive model is not nudged; beta is ignored.)"""
+        return self.activation(self.preactivation(s, d)) - s
+
+    def fixed_point_map(self, s, d, *, beta=0.0, target=None):
+        """Phi(v) = g(W v + I), Eq. (6)."""
+        return self.activation(self.preactivation(s, d))
+
+
+class AdjointNetwork(AbstractNetwork):
+    r"""The side network of RBP, Eq. (9): dy/dt = -y + g'(h) * (W^T y + J).
+
+    Linear in y; built at the forward fixed point v* (h = W v* + I, J = T - v* on the outputs, 0
+    elsewhere), which is passed as the drive. Its fixed point y = g'(h) (W^T y + J) is Eq. (8).
+    Final class.
+    """
+
+    def __init__(self, W: torch.Tensor, gprime: torch.Tensor):
+        self.W = W
+        self.gprime = gprime  # (*batch, n): per element, so ``take`` restricts it too
+        self.n_state = W.shape[-1]
+
+    @property
+    def batched(self) -> bool:
+        return True  # g'(h) is per element: rows must always be restricted together
+
+    @property
+    def output_index(self):
+        return slice(None)
+
+    @property
+    def parameters(self) -> dict[str, torch.Tensor]:
+        return {"W": self.W}
+
+    def check_state(self, s, name="s"):
+        return s
+
+    def with_parameters(self, params):
+        return AdjointNetwork(params["W"], self.gprime)
+
+    def take(self, rows: torch.Tensor) -> AdjointNetwork:
+        W = self.W.index_select(0, rows) if self.W.ndim == 3 else self.W
+        return AdjointNetwork(W, self.gprime.index_select(0, rows))
+
+    def drive(self, x, batch_shape):
+        return x.expand(*batch_shape, self.n_state)
+
+    def fixed_point_map(self, s, d, *, beta=0.0, target=None):
+        return self.gprime * (torch.matmul(s, self.W) + d)
+
+    def vector_field(self, s, d, *, beta=0.0, target=None):
+        return self.fixed_point_map(s, d) - s
