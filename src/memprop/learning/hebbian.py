@@ -67,7 +67,8 @@ class Storkey(AbstractLearningRule):
             # h_i = sum_{k != i} w_ik xi_k (w_ii = 0 here); h_ij = h_i - w_ij xi_j
             h = torch.matmul(W, xi[..., None])[..., 0] - W.diagonal(dim1=-2, dim2=-1) * xi
             h_ij = h[..., :, None] - W * xi[..., None, :]
-            h_ji = h_ij.mT
-            dW = (xi[..., :, None] * xi[..., None, :] - xi[..., :, None] * h_ji - h_ij * xi[..., None, :]) / n
+            M = h_ij * xi[..., None, :]  # h_ij xi_j; its transpose is xi_i h_ji
+            # (M + M^T) is exactly symmetric in floating point, so W stays exactly symmetric.
+            dW = (xi[..., :, None] * xi[..., None, :] - (M + M.mT)) / n
             W = W + _masked_zero_diag(dW, mask)
         return Estimate({"W": W0 - W}, None)

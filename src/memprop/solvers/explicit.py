@@ -102,11 +102,14 @@ class AndersonSolver(AbstractEquilibriumSolver):
     """Restart the history where the residual grows by more than this factor in one step (1:
     any growth; measured on the clipped layered network, where larger factors let Anderson
     cycle, and no slower on smooth models)."""
+    max_restarts: int = 20
+    """After this many restarts an element continues with plain steps T(s) only."""
     tol: float = 1e-6
     max_steps: int = 2_000
 
     def __post_init__(self):
         positive_int("memory", self.memory)
+        positive_int("max_restarts", self.max_restarts, minimum=0)
         positive("step_size", self.step_size)
         positive("ridge", self.ridge)
         positive("restart", self.restart)
@@ -118,6 +121,7 @@ class AndersonSolver(AbstractEquilibriumSolver):
             "X": s.new_zeros(*s.shape[:-1], m, s.shape[-1]),
             "F": s.new_zeros(*s.shape[:-1], m, s.shape[-1]),
             "r": s.new_full(s.shape[:-1], float("inf")),
+            "restarts": torch.zeros(s.shape[:-1], dtype=torch.long, device=s.device),
         }
 
     def step(self, network, s, d, beta, target, carry, it):
@@ -132,6 +136,11 @@ class AndersonSolver(AbstractEquilibriumSolver):
         # (fill it with the current pair, so the next mix is the plain step) and take T(s).
         grew = res > self.restart * carry["r"]
         carry["r"] = res
+        carry["restarts"] += grew.long()
+        # An element that keeps restarting (mixing cycles across the kinks of a clipped map)
+        # falls back to the plain relaxation for good, which converges where T contracts.
+        plain = carry["restarts"] > self.max_restarts
+        grew = grew | plain
         if bool(grew.any()):
             X.copy_(torch.where(grew[..., None, None], s[..., None, :], X))
             F.copy_(torch.where(grew[..., None, None], f[..., None, :], F))

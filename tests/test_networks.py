@@ -1,0 +1,120 @@
+"""Models: closed-form dynamics against autograd of the energy, masks, validation."""
+
+import pytest
+import torch
+
+from helpers import make_model
+from memprop import ConfigError
+from memprop.networks import (
+    ACTIVATIONS,
+    AdditiveNetwork,
+    EnergyNetwork,
+    LayeredNetwork,
+    band_mask,
+    band_synapses,
+    full_mask,
+    init_symmetric,
+)
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def test_activation_prime_matches_autograd(name):
+    g = ACTIVATIONS[name]
+    u = torch.linspace(-2.3, 2.7, 41, dtype=torch.float64, requires_grad=True)
+    (auto,) = torch.autograd.grad(g(u).sum(), u)
+    # Exact agreement away from the hard sigmoid's kinks (0 and 1 are not on this grid).
+    torch.testing.assert_close(g.prime(u.detach()), auto, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["energy", "energy_hidden", "layered"])
+@pytest.mark.parametrize("beta", [0.0, 0.7])
+def test_vector_field_is_minus_energy_gradient(kind, beta):
+    net, x, t = make_model(kind)
+    d = net.drive(x, (x.shape[0],))
+    g = torch.Generator().manual_seed(3)
+    # Interior states for the layered net (away from the clip), any states otherwise.
+    s = torch.rand(x.shape[0], net.n_state, generator=g, dtype=torch.float64)
+    s = 0.05 + 0.9 * s if kind == "layered" else 2 * s - 1
+    s.requires_grad_(True)
+    F = net.total_energy(s, d, beta, t if beta else None).sum()
+    (grad,) = torch.autograd.grad(F, s)
+    field = net.vector_field(s.detach(), d, beta=beta, target=t if beta else None)
+    torch.testing.assert_close(field, -grad, rtol=1e-12, atol=1e-12)  # float64: exact up to rounding
+
+
+@pytest.mark.parametrize("kind", ["energy", "layered"])
+def test_energy_grads_match_autograd(kind):
+    net, x, _ = make_model(kind)
+    s = net.initial_state((x.shape[0],), generator=torch.Generator().manual_seed(0))
+    s = s + 0.3 if kind == "layered" else s
+    params = {k: v.detach().clone().requires_grad_(True) for k, v in net.parameters.items()}
+    live = net.with_parameters(params)
+    E = live.energy(s, live.drive(x, (x.shape[0],))).mean()
+    auto = dict(zip(params, torch.autograd.grad(E, list(params.values()))))
+    closed = net.energy_grads(s, x)
+    for k in closed:
+        ref = auto[k]
+        if kind == "energy":  # shared-parameter convention: g_ij + g_ji off the diagonal
+            ref = (ref + ref.T) * net.mask
+        torch.testing.assert_close(closed[k], ref, rtol=1e-12, atol=1e-12)
+
+
+def test_band_mask_matches_paper_count():
+    n = 100
+    for k in [0, 1, 10, 50, 99]:
+        m = band_mask(n, k, self_connections=True)
+        assert int(m.sum()) == band_synapses(n, k) == n * n - k * (k + 1)
+        i, j = torch.nonzero(m, as_tuple=True)
+        assert int((i - j).abs().max()) == n - 1 - k
+    assert not bool(band_mask(n, 3).diagonal().any())  # no self-connections by default
+    assert int(band_mask(n, 99).sum()) == 0  # only the diagonal survives K = N-1, and it is cut
+
+
+def test_init_symmetric_is_symmetric_masked_and_in_range(generator):
+    mask = band_mask(20, 12)
+    W = init_symmetric(20, scale=0.1, mask=mask, configs=3, generator=generator)
+    assert W.shape == (3, 20, 20)
+    assert torch.equal(W, W.mT)
+    assert bool((W[:, ~mask] == 0).all())
+    assert float(W.abs().max()) <= 0.1
+    assert not torch.equal(W[0], W[1])  # independent draws per configuration
+
+
+@pytest.mark.parametrize("cls", [AdditiveNetwork, EnergyNetwork])
+def test_bad_weights_are_rejected_with_names(cls):
+    W = init_symmetric(5, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    asym = W.clone()
+    asym[0, 1] += 1.0
+    with pytest.raises(ConfigError, match="W must be symmetric"):
+        cls(asym)
+    with pytest.raises(ConfigError, match="square"):
+        cls(torch.zeros(3, 4))
+    nan = W.clone()
+    nan[1, 2] = nan[2, 1] = float("nan")
+    with pytest.raises(ConfigError, match="W contains 2 NaN"):
+        cls(nan)
+    with pytest.raises(ConfigError, match="non-zero entries where the mask is False"):
+        cls(W + 0.0, mask=band_mask(5, 3))
+    with pytest.raises(ConfigError, match=r"mask must have shape \(5, 5\)"):
+        cls(W, mask=full_mask(4))
+
+
+def test_asymmetric_additive_allowed_when_asked():
+    W = torch.tensor([[0.0, 0.2], [-0.1, 0.0]], dtype=torch.float64)
+    net = AdditiveNetwork(W, symmetric=False)
+    assert net.W is W
+
+
+def test_band_mask_rejects_impossible_k():
+    with pytest.raises(ConfigError, match=r"K \(diagonals cut\) must be an integer in \[0, 9\]"):
+        band_mask(10, 10)
+
+
+def test_layered_rejects_mismatched_shapes():
+    with pytest.raises(ConfigError, match=r"weights\[1\] has 4 rows but layer 1 has 5 units"):
+        LayeredNetwork([torch.zeros(3, 5), torch.zeros(4, 2)], [torch.zeros(5), torch.zeros(2)])
+    with pytest.raises(ConfigError, match=r"biases\[0\] must have shape \(5,\)"):
+        LayeredNetwork([torch.zeros(3, 5)], [torch.zeros(4)])
+    net = LayeredNetwork.glorot([3, 5, 2])
+    with pytest.raises(ConfigError, match="x must have last dimension 3"):
+        net.drive(torch.zeros(2, 4), (2,))
