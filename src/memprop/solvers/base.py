@@ -51,8 +51,12 @@ class AbstractEquilibriumSolver(abc.ABC):
         positive_int("max_steps", self.max_steps)
 
     def init(self, s: torch.Tensor) -> dict[str, Any]:
-        """Per-row solver memory (tensors indexed along dim 0), empty for one-step solvers."""
+        """Per-row solver memory, empty for one-step solvers."""
         return {}
+
+    def take_carry(self, carry: dict[str, Any], rows: torch.Tensor) -> dict[str, Any]:
+        """The solver memory of the rows still in work (default: indexed along dim 0)."""
+        return {k: v[rows] for k, v in carry.items()}
 
     @abc.abstractmethod
     def step(self, network: AbstractNetwork, s: torch.Tensor, d: torch.Tensor, beta: float,
@@ -100,7 +104,7 @@ class AbstractEquilibriumSolver(abc.ABC):
                 net = network.take(active)
                 s, dd, st = s[keep], dd[keep], st[keep]
                 tt = None if tt is None else tt[keep]
-                carry = {k: v[keep] for k, v in carry.items()}
+                carry = self.take_carry(carry, keep)
         if active.numel():
             state.index_copy_(0, active, s)
             steps.index_copy_(0, active, st)

@@ -116,22 +116,32 @@ class AndersonSolver(AbstractEquilibriumSolver):
         self._check()
 
     def init(self, s):
-        m = self.memory
+        m, batch, n = self.memory, s.shape[:-1], s.shape[-1]
+        # History k-major, (m, *batch, n), so each past iterate is one contiguous block; the
+        # Gram matrix H_jk = F_j . F_k is updated one row per step instead of recomputed.
         return {
-            "X": s.new_zeros(*s.shape[:-1], m, s.shape[-1]),
-            "F": s.new_zeros(*s.shape[:-1], m, s.shape[-1]),
-            "r": s.new_full(s.shape[:-1], float("inf")),
-            "restarts": torch.zeros(s.shape[:-1], dtype=torch.long, device=s.device),
+            "G": s.new_zeros(m, *batch, n),  # T(s_k)
+            "F": s.new_zeros(m, *batch, n),  # T(s_k) - s_k
+            "H": s.new_zeros(*batch, m, m),
+            "r": s.new_full(batch, float("inf")),
+            "restarts": torch.zeros(batch, dtype=torch.long, device=s.device),
         }
+
+    def take_carry(self, carry, rows):
+        return {k: (v[:, rows] if k in ("G", "F") else v[rows]) for k, v in carry.items()}
 
     def step(self, network, s, d, beta, target, carry, it):
         t = network.project(s + self.step_size * network.vector_field(s, d, beta=beta, target=target))
         f = t - s
         res = f.abs().amax(-1) / self.step_size
-        X, F = carry["X"], carry["F"]
-        slot = it % self.memory
-        X[..., slot, :] = s
-        F[..., slot, :] = f
+        G, F, H = carry["G"], carry["F"], carry["H"]
+        m = self.memory
+        slot, k = it % m, min(it + 1, m)
+        G[slot] = t
+        F[slot] = f
+        row = (F[:k] * f).sum(-1).movedim(0, -1)  # (*batch, k): F_j . f
+        H[..., slot, :k] = row
+        H[..., :k, slot] = row
         # Safeguard: where the residual grew by more than ``restart`` times, forget the history
         # (fill it with the current pair, so the next mix is the plain step) and take T(s).
         grew = res > self.restart * carry["r"]
@@ -139,23 +149,24 @@ class AndersonSolver(AbstractEquilibriumSolver):
         carry["restarts"] += grew.long()
         # An element that keeps restarting (mixing cycles across the kinks of a clipped map)
         # falls back to the plain relaxation for good, which converges where T contracts.
-        plain = carry["restarts"] > self.max_restarts
-        grew = grew | plain
+        grew = grew | (carry["restarts"] > self.max_restarts)
         if bool(grew.any()):
-            X.copy_(torch.where(grew[..., None, None], s[..., None, :], X))
-            F.copy_(torch.where(grew[..., None, None], f[..., None, :], F))
-        k = min(it + 1, self.memory)
+            G.copy_(torch.where(grew[..., None], t, G))
+            F.copy_(torch.where(grew[..., None], f, F))
+            ff = (f * f).sum(-1)[..., None, None].expand_as(H)
+            H.copy_(torch.where(grew[..., None, None], ff, H))
         if k == 1:
             return t, res
-        Fk, Xk = F[..., :k, :], X[..., :k, :]
-        H = Fk @ Fk.mT  # (*batch, k, k)
-        scale = H.diagonal(dim1=-2, dim2=-1).sum(-1).clamp_min(torch.finfo(s.dtype).tiny)
+        Hk = H[..., :k, :k]
+        scale = Hk.diagonal(dim1=-2, dim2=-1).sum(-1).clamp_min(torch.finfo(s.dtype).tiny)
         eye = torch.eye(k, dtype=s.dtype, device=s.device)
-        H = H / scale[..., None, None] + self.ridge * eye
-        ones = torch.ones(*H.shape[:-1], 1, dtype=s.dtype, device=s.device)
-        z, info = torch.linalg.solve_ex(H, ones)
-        alpha = z[..., 0] / z[..., 0].sum(-1, keepdim=True)  # (*batch, k)
-        new = (alpha[..., None] * (Xk + Fk)).sum(-2)  # sum_k alpha_k T(s_k)
-        bad = (info != 0) | ~torch.isfinite(new).all(-1)
-        new = torch.where((bad | grew)[..., None], t, network.project(new))
+        A = Hk / scale[..., None, None] + self.ridge * eye
+        ones = torch.ones(*A.shape[:-1], 1, dtype=s.dtype, device=s.device)
+        z, info = torch.linalg.solve_ex(A, ones)
+        alpha = z[..., 0] / z[..., 0].sum(-1, keepdim=True)  # (*batch, k), sums to 1
+        new = alpha[..., 0, None] * G[0]
+        for j in range(1, k):  # k <= memory: a handful of fused multiply-adds
+            new = new.addcmul_(alpha[..., j, None], G[j])
+        bad = grew | (info != 0) | ~torch.isfinite(new).all(-1)
+        new = torch.where(bad[..., None], t, network.project(new))
         return new, res

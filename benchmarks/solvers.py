@@ -1,0 +1,57 @@
+"""Steps and time each equilibrium solver needs to relax a batch of the energy model.
+
+The issue's setting: a batch of 1000 states of the N = 100 energy model (tanh, W symmetric
+uniform in [-0.1, 0.1], no self-connections, inputs I uniform in [-1, 1]) relaxed from random
+states to residual 1e-6, float32. Prints, per solver, the mean/max steps per element, the wall
+time (best of ``--repeat``), and the thread count.
+
+    python benchmarks/solvers.py [--n 100] [--batch 1000] [--tol 1e-6] [--threads 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+
+from memprop._runtime import configure_threads
+from memprop.networks import EnergyNetwork, init_symmetric
+from memprop.solvers import AndersonSolver, ClippedRelaxation, EulerSolver, relax
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--n", type=int, default=100)
+    p.add_argument("--batch", type=int, default=1000)
+    p.add_argument("--tol", type=float, default=1e-6)
+    p.add_argument("--scale", type=float, default=0.1, help="weights uniform in [-scale, scale]")
+    p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--dtype", choices=["float32", "float64"], default="float32")
+    a = p.parse_args()
+    threads = configure_threads(a.threads)
+    dtype = getattr(torch, a.dtype)
+    g = torch.Generator().manual_seed(0)
+    net = EnergyNetwork(init_symmetric(a.n, scale=a.scale, generator=g, dtype=dtype))
+    x = (torch.rand(a.batch, a.n, generator=g) * 2 - 1).to(dtype)
+    s0 = net.initial_state((a.batch,), generator=g)
+    solvers = {
+        "euler (dt=0.5)": EulerSolver(dt=0.5, tol=a.tol, max_steps=100_000),
+        "clipped (eps=0.5)": ClippedRelaxation(epsilon=0.5, tol=a.tol, max_steps=100_000),
+        "anderson (m=5, h=0.5)": AndersonSolver(tol=a.tol, max_steps=100_000),
+    }
+    print(f"energy model N={a.n}, batch={a.batch}, tol={a.tol:g}, {a.dtype}, torch threads={threads}")
+    print(f"{'solver':<24} {'mean steps':>10} {'max steps':>10} {'time (s)':>9} {'max residual':>13}")
+    for name, solver in solvers.items():
+        best = float("inf")
+        for _ in range(a.repeat):
+            t0 = time.perf_counter()
+            eq = relax(net, solver, s0, x)
+            best = min(best, time.perf_counter() - t0)
+        print(f"{name:<24} {eq.steps.float().mean():10.1f} {int(eq.steps.max()):10d} {best:9.3f} "
+              f"{float(eq.residual.max()):13.2e}")
+
+
+if __name__ == "__main__":
+    main()
