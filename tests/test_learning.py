@@ -5,7 +5,6 @@ import math
 import pytest
 import torch
 
-from helpers import ALL_RULES, EP_RULES, cosine_and_error, make_model
 from memprop import ConfigError
 from memprop.learning import (
     EquilibriumPropagation,
@@ -16,8 +15,16 @@ from memprop.learning import (
     sgd_step,
     unrolled_gradient,
 )
-from memprop.networks import AdditiveNetwork, EnergyNetwork, HopfieldNetwork, band_mask, init_symmetric
+from memprop.networks import (
+    AdditiveNetwork,
+    EnergyNetwork,
+    HopfieldNetwork,
+    band_mask,
+    init_symmetric,
+)
 from memprop.solvers import AndersonSolver, EulerSolver, FixedPointIteration, relax
+
+from helpers import ALL_RULES, EP_RULES, cosine_and_error, make_model
 
 TIGHT = AndersonSolver(tol=1e-13, max_steps=50_000)
 

@@ -3,7 +3,6 @@
 import pytest
 import torch
 
-from helpers import make_model
 from memprop import ConfigError
 from memprop.networks import (
     ACTIVATIONS,
@@ -15,6 +14,8 @@ from memprop.networks import (
     full_mask,
     init_symmetric,
 )
+
+from helpers import make_model
 
 
 @pytest.mark.parametrize("name", sorted(ACTIVATIONS))

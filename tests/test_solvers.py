@@ -3,7 +3,6 @@
 import pytest
 import torch
 
-from helpers import ALL_SOLVERS, PICARD, TOL, make_model
 from memprop import ConfigError, ConvergenceError
 from memprop.networks import AdjointNetwork, EnergyNetwork, init_symmetric
 from memprop.solvers import (
@@ -13,6 +12,8 @@ from memprop.solvers import (
     FixedPointIteration,
     relax,
 )
+
+from helpers import ALL_SOLVERS, PICARD, TOL, make_model
 
 SOLVER_IDS = [type(s).__name__ for s in ALL_SOLVERS]
 

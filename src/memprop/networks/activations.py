@@ -58,4 +58,7 @@ class HardSigmoid:
 
 Activation = Tanh | Sigmoid | HardSigmoid
 
+TANH = Tanh()
+"""The default activation (a frozen, shareable instance)."""
+
 ACTIVATIONS: dict[str, Activation] = {"tanh": Tanh(), "sigmoid": Sigmoid(), "hard_sigmoid": HardSigmoid()}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from .activations import Activation, Tanh
+from .activations import TANH, Activation
 from .base import AbstractNetwork
 from .connectivity import check_weights, full_mask
 
@@ -25,7 +25,7 @@ class AdditiveNetwork(AbstractNetwork):
         symmetric: require W = W^T (the paper's setting; False allows asymmetric hardware).
     """
 
-    def __init__(self, W: torch.Tensor, *, mask: torch.Tensor | None = None, activation: Activation = Tanh(),
+    def __init__(self, W: torch.Tensor, *, mask: torch.Tensor | None = None, activation: Activation = TANH,
                  outputs: slice | torch.Tensor = slice(None), symmetric: bool = True):
         n = W.shape[-1] if isinstance(W, torch.Tensor) else 0
         self.mask = full_mask(n, device=W.device) if mask is None and n else mask

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import torch
 
-from .activations import Activation, Tanh
+from .activations import TANH, Activation
 from .base import AbstractEnergyNetwork
 from .connectivity import check_weights, full_mask, symmetric_gradient
 
@@ -30,7 +30,7 @@ class EnergyNetwork(AbstractEnergyNetwork):
         outputs: index of the output units (default all; the others are hidden units).
     """
 
-    def __init__(self, W: torch.Tensor, *, mask: torch.Tensor | None = None, activation: Activation = Tanh(),
+    def __init__(self, W: torch.Tensor, *, mask: torch.Tensor | None = None, activation: Activation = TANH,
                  outputs: slice | torch.Tensor = slice(None)):
         n = W.shape[-1] if isinstance(W, torch.Tensor) else 0
         self.mask = full_mask(n, device=W.device) if mask is None and n else mask
