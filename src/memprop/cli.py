@@ -121,6 +121,11 @@ def build_parser() -> argparse.ArgumentParser:
         module.add_arguments(sp)
         sp.set_defaults(func=_cmd_reproduce, study=name)
 
+    from .sweeps import cli as sweep_cli
+
+    sw = sub.add_parser("sweep", help=sweep_cli.TITLE, description=sweep_cli.TITLE)
+    sweep_cli.add_arguments(sw)
+
     trainers = _available_studies(TRAINERS)
     if trainers:
         t = sub.add_parser("train", help="general training runs")
