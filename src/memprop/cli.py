@@ -126,6 +126,10 @@ def build_parser() -> argparse.ArgumentParser:
     sw = sub.add_parser("sweep", help=sweep_cli.TITLE, description=sweep_cli.TITLE)
     sweep_cli.add_arguments(sw)
 
+    from .devices import cli as device_cli
+
+    device_cli.add_device_parser(sub)
+
     trainers = _available_studies(TRAINERS)
     if trainers:
         t = sub.add_parser("train", help="general training runs")

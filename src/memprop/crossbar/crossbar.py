@@ -1,0 +1,363 @@
+r"""A crossbar of memristive devices holding one weight tensor, read and programmed in place.
+
+Read-out (Kirchhoff): the currents are I_i = sum_j G_ij v_j; with the signed encodings of
+:mod:`memprop.crossbar.mapping` the network sees the effective weights
+W = (G_+ - G_-) / G_scale (or (G - G_ref) / G_scale), including stuck devices, asymmetric pairs,
+drift and, on a read, read noise.
+
+Programming: a requested change Delta W (the learning rule's -lr grad) becomes, per device, a
+requested number of nominal pulses r = Delta W (n_states - 1) / (2 w_max) (the differential pair
+splits it evenly: +r on G_+ and -r on G_-), then pulses by the configured scheme
+(:mod:`memprop.crossbar.pulses`), then the device model moves each conductance
+(:meth:`memprop.devices.AbstractDevice.update`). The conductances are buffers changed only by
+:meth:`Crossbar.program`.
+
+Symmetric recurrent weights (W = W^T, one parameter per neuron pair) are stored either with one
+device (or pair) per neuron pair (``pairing="one"``: the upper triangle, mirrored, so symmetry is
+exact) or with one per matrix entry (``pairing="two"``: w_ij and w_ji are separate devices that
+receive the same requests but drift apart under variation, noise and faults; the network then
+runs on the asymmetric matrix the hardware has).
+
+An ideal device (:class:`memprop.devices.IdealDevice`) keeps the weights themselves: programming
+adds the request exactly, and ``apply_gradient`` uses the same floating-point operation as
+:func:`memprop.learning.sgd_step`, so that in situ training on ideal devices is bit-identical to
+the device-free path.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from .._validate import choice, positive, positive_int
+from .._validate import tensor as check_tensor
+from ..devices import AbstractDevice, AbstractPulsedDevice, IdealDevice
+from ..errors import ConfigError
+from .mapping import SIGNED, conductances_to_weights, weights_to_conductances
+from .pulses import SCHEMES, pulse_counts
+
+PAIRINGS = ("one", "two")
+"""Devices per neuron pair of a symmetric weight matrix."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CrossbarConfig:
+    """How weights sit on devices and how updates become pulses. Final class."""
+
+    device: AbstractDevice = field(default_factory=IdealDevice)
+    """The device model (``IdealDevice()``: the paper's exact weights)."""
+    signed: str = "differential"
+    """Signed-weight encoding: ``differential`` pair or ``reference`` (one device, fixed G_ref)."""
+    w_max: float = 1.0
+    """Weight magnitude w_max mapped onto the full conductance range (dimensionless, > 0);
+    larger weights are clipped. Choose it to cover the trained weights."""
+    pairing: str = "one"
+    """Symmetric matrices: ``one`` device (pair) per neuron pair, or ``two`` (w_ij, w_ji apart)."""
+    scheme: str = "stochastic"
+    """Pulse scheme: ``deterministic``, ``stochastic`` (unbiased rounding) or ``amplitude``."""
+    max_pulses: int | None = None
+    """Cap on the pulses one device receives per update (default n_states - 1: a full sweep)."""
+    seconds_per_update: float = 1.0
+    """Time between programming steps, in seconds (the drift clock advances by it per update)."""
+
+    def __post_init__(self):
+        if not isinstance(self.device, AbstractDevice):
+            raise ConfigError(f"device must be an AbstractDevice, got {type(self.device).__name__}")
+        choice("signed", self.signed, SIGNED)
+        positive("w_max", self.w_max)
+        choice("pairing", self.pairing, PAIRINGS)
+        choice("scheme", self.scheme, SCHEMES)
+        if self.max_pulses is not None:
+            positive_int("max_pulses", self.max_pulses)
+        positive("seconds_per_update", self.seconds_per_update, allow_zero=True)
+
+    @property
+    def ideal(self) -> bool:
+        return isinstance(self.device, IdealDevice)
+
+
+@dataclass(frozen=True, slots=True)
+class ProgramStats:
+    """What one programming step cost."""
+
+    pulses: int
+    """Pulses sent (amplitude modulation: one per device moved)."""
+    events: int
+    """Devices that received at least one pulse."""
+    energy_j: float
+    """Programming energy, in joules (pulses x energy_per_pulse; amplitude modulation: the
+    equivalent number of nominal pulses x energy_per_pulse)."""
+    requested: float
+    """Sum over devices of |r|, the requested nominal pulses before rounding and capping."""
+
+
+class Crossbar(nn.Module):
+    """The devices holding one weight tensor. Final class.
+
+    Args:
+        W: the initial weights: (n, n) recurrent, (C, n, n) for C configurations, a rectangular
+            (n_in, n_out) layer, or any shape (e.g. a bias vector).
+        config: the device and the encoding, pairing and pulse scheme.
+        mask: connectivity, broadcastable to W (e.g. (n, n) for (C, n, n)); entries where it is
+            False hold no device and stay exactly 0.
+        symmetric: W is a symmetric matrix in its last two dimensions (one parameter per pair).
+        generator: the seeded source of every random draw of this crossbar (device-to-device
+            draws and faults now; rounding, write and read noise later). Keep it apart from the
+            learning rule's generator, so that device randomness does not shift the rule's stream.
+    """
+
+    def __init__(self, W: torch.Tensor, config: CrossbarConfig | None = None, *,
+                 mask: torch.Tensor | None = None, symmetric: bool = False,
+                 generator: torch.Generator | None = None):
+        super().__init__()
+        config = CrossbarConfig() if config is None else config
+        W = check_tensor("W", W)
+        if not W.is_floating_point():
+            raise ConfigError(f"W must be a floating-point tensor, got dtype {W.dtype}")
+        if symmetric:
+            if W.ndim < 2 or W.shape[-1] != W.shape[-2]:
+                raise ConfigError(f"a symmetric W must be square in its last two dimensions, got {tuple(W.shape)}")
+            if not torch.equal(W, W.mT):
+                raise ConfigError("W must be exactly symmetric when symmetric=True")
+        self.config = config
+        self.shape = tuple(W.shape)
+        self.w_dtype = W.dtype
+        self.symmetric = bool(symmetric)
+        self.generator = generator
+        device = W.device
+
+        if mask is not None:
+            if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
+                raise ConfigError("mask must be a boolean tensor")
+            try:
+                mask = mask.to(device).expand(self.shape).clone()
+            except RuntimeError as e:
+                raise ConfigError(f"mask of shape {tuple(mask.shape)} does not broadcast to W {self.shape}") from e
+        self.register_buffer("mask", mask)
+        present = torch.ones(self.shape, dtype=torch.bool, device=device) if mask is None else mask.clone()
+        if self.symmetric and config.pairing == "one":
+            n = self.shape[-1]
+            present &= torch.ones(n, n, dtype=torch.bool, device=device).triu()
+        self._param_names: list[str] = []
+
+        for name in ("n_updates", "n_events", "n_pulses", "energy_j", "clock"):
+            self.register_buffer(name, torch.zeros((), dtype=torch.float64, device=device))
+
+        if config.ideal:
+            self.register_buffer("present", present)
+            self.register_buffer("w", W.detach().clone())
+            self.register_buffer("pulses", torch.zeros(self.shape, dtype=torch.float64, device=device))
+            return
+
+        dev = config.device
+        if not isinstance(dev, AbstractPulsedDevice):  # pragma: no cover - only two device kinds
+            raise ConfigError(f"unsupported device {type(dev).__name__}")
+        k = 2 if config.signed == "differential" else 1
+        gshape = (k, *self.shape)
+        present = present.expand(gshape).clone()
+        self.register_buffer("present", present)
+
+        params = dev.sample_params(gshape, generator=generator, dtype=torch.float64, device=device)
+        for name, value in (params or {}).items():
+            self.register_buffer(f"param_{name}", value)
+            self._param_names.append(name)
+
+        g, clipped = weights_to_conductances(W.detach().to(torch.float64), signed=config.signed,
+                                             g_min=dev.g_min, g_max=dev.g_max, w_max=config.w_max)
+        clipped &= present.any(0)
+        if bool(clipped.any()):
+            warnings.warn(
+                f"{int(clipped.sum())} of {int(present.any(0).sum())} weights exceed w_max={config.w_max} "
+                f"(max |w| = {float(W.abs().max()):.3g}) and were clipped; raise w_max to cover them",
+                stacklevel=2,
+            )
+        g_lo, g_hi = self._bounds(g)
+        g = torch.minimum(torch.maximum(g, g_lo), g_hi)  # each device inside its own range
+        stuck = dev.sample_stuck(gshape, generator=generator, dtype=torch.float64, device=device)
+        if stuck is not None:
+            is_stuck, high = stuck
+            g = torch.where(is_stuck, torch.where(high, g_hi, g_lo), g)
+            self.register_buffer("stuck", is_stuck & present)
+        else:
+            self.register_buffer("stuck", None)
+        g = torch.where(present, g, torch.full_like(g, 0.5 * (dev.g_min + dev.g_max)))
+        self.register_buffer("g", g)
+        self.register_buffer("t_programmed", torch.zeros(gshape, dtype=torch.float64, device=device))
+        self.register_buffer("pulses", torch.zeros(gshape, dtype=torch.float64, device=device))
+
+    # ------------------------------------------------------------------ helpers
+    @property
+    def device_model(self) -> AbstractDevice:
+        return self.config.device
+
+    def _params(self) -> dict[str, torch.Tensor] | None:
+        if not self._param_names:
+            return None
+        return {name: getattr(self, f"param_{name}") for name in self._param_names}
+
+    def _bounds(self, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        p = self._params()
+        dev = self.config.device
+        if p is None:
+            return (torch.full_like(like, dev.g_min), torch.full_like(like, dev.g_max))
+        return p["g_min"], p["g_max"]
+
+    def _conductances_now(self) -> torch.Tensor:
+        """The stored conductances after drift up to the crossbar's clock."""
+        dev = self.config.device
+        if dev.nonideal.drift_nu == 0:
+            return self.g
+        drifted = dev.drift(self.g, self.clock - self.t_programmed)
+        return drifted if self.stuck is None else torch.where(self.stuck, self.g, drifted)
+
+    def _to_weights(self, g: torch.Tensor) -> torch.Tensor:
+        dev = self.config.device
+        w = conductances_to_weights(g, signed=self.config.signed, g_min=dev.g_min, g_max=dev.g_max,
+                                    w_max=self.config.w_max)
+        if self.symmetric and self.config.pairing == "one":
+            w = w.triu() + w.triu(1).mT  # the upper triangle holds the pair's device
+        if self.mask is not None:
+            w = torch.where(self.mask, w, torch.zeros_like(w))
+        return w.to(self.w_dtype)
+
+    def _check_delta(self, name: str, t: torch.Tensor) -> torch.Tensor:
+        if not isinstance(t, torch.Tensor) or tuple(t.shape) != self.shape:
+            raise ConfigError(f"{name} must be a tensor of shape {self.shape}, got "
+                              f"{tuple(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__}")
+        return t
+
+    # ------------------------------------------------------------------- read-out
+    def weights(self) -> torch.Tensor:
+        """The effective weights the hardware holds now (no read noise), W's shape and dtype."""
+        if self.config.ideal:
+            return self.w.clone()
+        return self._to_weights(self._conductances_now())
+
+    def read(self, generator: torch.Generator | None = None) -> torch.Tensor:
+        """One read of the weights: every device read once, with read noise when configured.
+
+        Uses ``generator`` (default: the crossbar's). Without read noise this is ``weights()``.
+        """
+        if self.config.ideal or self.config.device.nonideal.read_noise == 0:
+            return self.weights()
+        g = self.config.device.read(self._conductances_now(),
+                                    generator=self.generator if generator is None else generator)
+        return self._to_weights(g)
+
+    noisy_weights = read
+
+    def read_matvec(self, v: torch.Tensor, *, transpose: bool = False,
+                    generator: torch.Generator | None = None) -> torch.Tensor:
+        """Currents of one read-out, in weight units: I_i = sum_j W_ij v_j over the last axis of v
+        (``transpose``: I_j = sum_i W_ij v_i), with a fresh read-noise draw per call."""
+        W = self.read(generator=generator)
+        return torch.matmul(v, W if transpose else W.mT)
+
+    # ------------------------------------------------------------------ programming
+    def apply_gradient(self, grad: torch.Tensor, lr: float) -> ProgramStats:
+        """theta <- theta - lr * grad through the devices (the rule's update, in situ).
+
+        On an ideal device this is ``w.sub_(grad, alpha=lr)``: the operation of ``sgd_step``.
+        """
+        self._check_delta("grad", grad)
+        if self.config.ideal:
+            self.w.sub_(grad, alpha=lr)
+            return self._count_ideal(grad if lr != 0 else torch.zeros_like(grad))
+        return self.program(grad * (-lr))
+
+    def program(self, delta_w: torch.Tensor) -> ProgramStats:
+        """Program a requested weight change ``delta_w`` (W's shape) as pulses; returns its cost."""
+        self._check_delta("delta_w", delta_w)
+        cfg = self.config
+        if cfg.ideal:
+            self.w.add_(delta_w)
+            return self._count_ideal(delta_w)
+        dev = cfg.device
+        r_w = delta_w.detach().to(torch.float64) * ((dev.n_states - 1) / (2.0 * cfg.w_max))
+        r = torch.stack([r_w, -r_w]) if cfg.signed == "differential" else r_w.unsqueeze(0)
+        r = torch.where(self.present, r, torch.zeros_like(r))
+        cap = dev.n_states - 1 if cfg.max_pulses is None else cfg.max_pulses
+        n = pulse_counts(r, cfg.scheme, generator=self.generator, max_pulses=cap)
+        moving = n != 0
+
+        g = self.g
+        if dev.nonideal.drift_nu > 0:  # a programmed device starts from its drifted state
+            g = torch.where(moving, self._conductances_now(), g)
+            self.t_programmed.copy_(torch.where(moving, self.clock.expand_as(g), self.t_programmed))
+        g_new = dev.update(g, n, generator=self.generator, params=self._params())
+        if self.stuck is not None:
+            g_new = torch.where(self.stuck, self.g, g_new)
+        self.g.copy_(g_new)
+
+        sent = moving.to(torch.float64) if cfg.scheme == "amplitude" else n.abs()
+        pulses, events = float(sent.sum()), int(moving.sum())
+        energy = float(n.abs().sum()) * dev.energy_per_pulse
+        self.pulses.add_(sent)
+        self.n_pulses.add_(pulses)
+        self.n_events.add_(events)
+        self.energy_j.add_(energy)
+        self.n_updates.add_(1)
+        self.clock.add_(cfg.seconds_per_update)
+        return ProgramStats(pulses=int(round(pulses)), events=events, energy_j=energy,
+                            requested=float(r.abs().sum()))
+
+    def _count_ideal(self, delta: torch.Tensor) -> ProgramStats:
+        events = int(((delta != 0) & self.present).sum())
+        self.n_events.add_(events)
+        self.n_updates.add_(1)
+        self.clock.add_(self.config.seconds_per_update)
+        return ProgramStats(pulses=0, events=events, energy_j=0.0, requested=0.0)
+
+    def advance(self, seconds: float) -> None:
+        """Let ``seconds`` pass without programming (drift acts on the next read)."""
+        positive("seconds", seconds, allow_zero=True)
+        self.clock.add_(seconds)
+
+    # ------------------------------------------------------------------- counters
+    @property
+    def n_devices(self) -> int:
+        """Number of physical devices (a differential pair counts two)."""
+        return int(self.present.sum())
+
+    def counters(self) -> dict[str, float | int]:
+        """Totals since construction (or ``reset_counters``): updates, pulses, events, energy.
+
+        ``pulses_per_device_*`` are over the physical devices. An ideal crossbar sends no pulses:
+        its ``events`` count the weights that changed.
+        """
+        per_device = self.pulses[self.present]
+        return {
+            "updates": int(self.n_updates),
+            "pulses": int(round(float(self.n_pulses))),
+            "events": int(self.n_events),
+            "energy_j": float(self.energy_j),
+            "devices": self.n_devices,
+            "pulses_per_device_mean": float(per_device.mean()) if per_device.numel() else 0.0,
+            "pulses_per_device_max": float(per_device.max()) if per_device.numel() else 0.0,
+        }
+
+    def reset_counters(self) -> None:
+        """Zero the pulse, event, energy and update counters (not the clock)."""
+        for t in (self.n_updates, self.n_events, self.n_pulses, self.energy_j, self.pulses):
+            t.zero_()
+
+    def conductance_histogram(self, bins: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
+        """(counts, edges) of the physical devices' conductances over [G_min, G_max] (drift incl.)."""
+        if self.config.ideal:
+            raise ConfigError("an ideal crossbar holds weights, not conductances; use weights()")
+        positive_int("bins", bins)
+        dev = self.config.device
+        g = self._conductances_now()[self.present].to(torch.float64)
+        lo = min(dev.g_min, float(g.min())) if g.numel() else dev.g_min
+        hi = max(dev.g_max, float(g.max())) if g.numel() else dev.g_max
+        counts = torch.histc(g, bins=bins, min=lo, max=hi)
+        return counts, torch.linspace(lo, hi, bins + 1, dtype=torch.float64)
+
+    def extra_repr(self) -> str:
+        c = self.config
+        return (f"shape={self.shape}, device={type(c.device).__name__}, signed={c.signed}, "
+                f"w_max={c.w_max}, pairing={c.pairing if self.symmetric else '-'}, scheme={c.scheme}")
+

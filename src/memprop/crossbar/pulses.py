@@ -1,0 +1,36 @@
+r"""From a requested change to pulses (DEVICES.md, "Pulse schemes for an update dW").
+
+The request is a real number r of nominal pulses per device (r = Delta G / dG, signed):
+
+- ``deterministic``: n = round(r) identical pulses (duration modulation); ties go to even;
+- ``stochastic``: n = sign(r) (floor(|r|) + b) with b ~ Bernoulli(|r| - floor(|r|)), so E[n] = r
+  (unbiased): small updates, typical of EP, still move a device with few states on average;
+- ``amplitude``: one pulse whose amplitude sets the step, n = r itself (a fraction of a nominal
+  pulse along the device's curve).
+
+Counts are capped at +/- ``max_pulses`` per device and update.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..devices import _rng
+
+SCHEMES = ("deterministic", "stochastic", "amplitude")
+"""Pulse schemes."""
+
+
+def pulse_counts(r: torch.Tensor, scheme: str, *, generator: torch.Generator | None = None,
+                 max_pulses: float | None = None) -> torch.Tensor:
+    """Signed pulse counts (real-valued for ``amplitude``) for requested amounts ``r``."""
+    if max_pulses is not None:
+        r = r.clamp(-max_pulses, max_pulses)
+    if scheme == "amplitude":
+        return r
+    if scheme == "deterministic":
+        return torch.round(r)
+    m = r.abs()
+    whole = torch.floor(m)
+    extra = _rng.uniform(tuple(r.shape), generator=generator, dtype=r.dtype, device=r.device) < (m - whole)
+    return torch.sign(r) * (whole + extra.to(r.dtype))

@@ -1,0 +1,303 @@
+"""Crossbars: weight mapping, pulse schemes, pairing, programming, counters, in situ training."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import warnings
+
+import pytest
+import torch
+
+from memprop import EnergyNetwork, EquilibriumPropagation, LayeredNetwork, sgd_step
+from memprop.crossbar import (
+    Crossbar,
+    CrossbarConfig,
+    apply_update,
+    conductances_to_weights,
+    crossbars_for,
+    pulse_counts,
+    read_weights,
+    run_counters,
+    weights_to_conductances,
+)
+from memprop.devices import PRESETS, ConstantStepDevice, ExpStepDevice, IdealDevice, NonIdeal
+from memprop.errors import ConfigError
+from memprop.networks import band_mask, init_symmetric
+
+F64 = torch.float64
+
+
+def gen(seed=0):
+    return torch.Generator().manual_seed(seed)
+
+
+def linear_device(n_states=101, **nonideal):
+    return ConstantStepDevice(n_states=n_states, energy_per_pulse=2e-12, nonideal=NonIdeal(**nonideal))
+
+
+# ------------------------------------------------------------------------------- mapping
+@pytest.mark.parametrize("signed", ["differential", "reference"])
+def test_weight_conductance_mapping_round_trips_inside_the_range(signed):
+    w = (torch.rand(200, generator=gen(), dtype=F64) * 2 - 1) * 0.7
+    g, clipped = weights_to_conductances(w, signed=signed, g_min=1e-6, g_max=1e-5, w_max=0.7)
+    assert not bool(clipped.any())
+    assert bool(((g >= 1e-6 - 1e-18) & (g <= 1e-5 + 1e-18)).all())
+    back = conductances_to_weights(g, signed=signed, g_min=1e-6, g_max=1e-5, w_max=0.7)
+    torch.testing.assert_close(back, w, rtol=0, atol=1e-12)  # float64 rounding of ~1e-16 relative
+    # +/- w_max uses the whole range; beyond it, weights are clipped
+    g, clipped = weights_to_conductances(torch.tensor([0.7, -0.7, 2.0], dtype=F64), signed=signed,
+                                         g_min=1e-6, g_max=1e-5, w_max=0.7)
+    assert clipped.tolist() == [False, False, True]
+    assert float(g.max()) == pytest.approx(1e-5) and float(g.min()) == pytest.approx(1e-6)
+
+
+# ------------------------------------------------------------------------------- pulses
+def test_stochastic_rounding_is_unbiased():
+    # 200000 draws: the standard error of the mean count is sqrt(f (1 - f) / N) <= 0.0011;
+    # a tolerance of 0.006 is > 5 standard errors.
+    N = 200_000
+    for r in (0.3, -0.3, 2.7, -1.05, 0.0):
+        req = torch.full((N,), r, dtype=F64)
+        n = pulse_counts(req, "stochastic", generator=gen(5))
+        assert float(n.mean()) == pytest.approx(r, abs=0.006)
+        assert set(n.unique().tolist()) <= {math.floor(r), math.ceil(r)}
+    mixed = torch.rand(N, generator=gen(1), dtype=F64) * 6 - 3
+    n = pulse_counts(mixed, "stochastic", generator=gen(2))
+    assert float((n - mixed).mean()) == pytest.approx(0.0, abs=0.006)
+
+
+def test_deterministic_and_amplitude_schemes_and_the_cap():
+    r = torch.tensor([0.4, 0.6, -1.5, 2.5, -7.2, 0.0], dtype=F64)
+    assert pulse_counts(r, "deterministic").tolist() == [0.0, 1.0, -2.0, 2.0, -7.0, 0.0]
+    assert torch.equal(pulse_counts(r, "amplitude"), r)
+    assert pulse_counts(r, "deterministic", max_pulses=2).tolist() == [0.0, 1.0, -2.0, 2.0, -2.0, 0.0]
+
+
+# ------------------------------------------------------------- ideal: bit-identical to sgd_step
+def _energy_problem(n=10, configs=None):
+    W = init_symmetric(n, generator=gen(1), dtype=F64, configs=configs)
+    x = torch.randn(4, n, generator=gen(2), dtype=F64) * 0.5
+    return W, x, torch.tanh(2 * x)
+
+
+def test_ideal_crossbar_training_is_bit_identical_to_sgd_step():
+    W, x, y = _energy_problem()
+    rule = EquilibriumPropagation(beta=0.2)
+    ref = EnergyNetwork(W.clone())
+    net = EnergyNetwork(W.clone())
+    device_gen = gen(99)
+    state = device_gen.get_state()
+    xbars = crossbars_for(net, CrossbarConfig(device=IdealDevice()), generator=device_gen)
+    assert torch.equal(net.W, ref.W)
+    for step in range(4):
+        g_ref = rule.gradients(ref, x, y, generator=gen(step))
+        g_net = rule.gradients(net, x, y, generator=gen(step))
+        sgd_step(ref, g_ref, 0.05)
+        stats = apply_update(net, g_net, 0.05, xbars)
+        assert torch.equal(net.W, ref.W), step  # bit-for-bit, not approximately
+    assert torch.equal(device_gen.get_state(), state)  # an ideal crossbar draws no random numbers
+    assert stats["W"].pulses == 0 and stats["W"].energy_j == 0.0
+    c = run_counters(xbars)
+    assert c["updates"] == 4 and c["pulses"] == 0 and c["events"] > 0
+
+
+def test_ideal_crossbar_matches_sgd_step_with_rates_per_layer():
+    net_ref = LayeredNetwork.glorot([6, 5, 3], generator=gen(0))  # float32, as the classifier
+    net = LayeredNetwork.glorot([6, 5, 3], generator=gen(0))
+    xbars = crossbars_for(net, CrossbarConfig(), names=["W0", "W1"])  # biases stay digital
+    lr = {"W0": 0.1, "W1": 0.05, "b1": 0.1, "b2": 0.05}
+    for step in range(3):
+        grads = {k: torch.randn(v.shape, generator=gen(10 + step)) for k, v in net.parameters.items()}
+        sgd_step(net_ref, grads, lr)
+        apply_update(net, grads, lr, xbars)
+        for k in net.parameters:
+            assert torch.equal(net.parameters[k], net_ref.parameters[k]), k
+    with pytest.raises(ConfigError, match="lr"):
+        apply_update(net, grads, -0.1, xbars)
+
+
+# --------------------------------------------------------------------- pairing and masks
+def test_one_device_per_pair_keeps_symmetry_two_devices_break_it():
+    W, x, y = _energy_problem(12)
+    mask = band_mask(12, 3)
+    W = W * mask
+    dev = linear_device(33, c2c=0.05, d2d=0.2)
+    grad = torch.randn(12, 12, generator=gen(3), dtype=F64)
+    grad = (grad + grad.T) * mask
+    for pairing, symmetric_after in (("one", True), ("two", False)):
+        xb = Crossbar(W, CrossbarConfig(device=dev, w_max=0.5, pairing=pairing), mask=mask,
+                      symmetric=True, generator=gen(4))
+        xb.apply_gradient(grad, 0.05)
+        Wh = xb.weights()
+        assert torch.equal(Wh, Wh.T) == symmetric_after
+        assert bool((Wh[~mask] == 0).all())  # no devices off the mask: exactly zero, diagonal too
+        n_pairs = int(mask.triu().sum())
+        assert xb.n_devices == 2 * (n_pairs if pairing == "one" else int(mask.sum()))
+
+
+def test_crossbars_for_detects_symmetric_recurrent_weights_and_masks():
+    W, _, _ = _energy_problem(8)
+    mask = band_mask(8, 2)
+    net = EnergyNetwork(W * mask, mask=mask)
+    xbars = crossbars_for(net, CrossbarConfig(device=linear_device(), w_max=0.5), generator=gen())
+    xb = xbars["W"]
+    assert xb.symmetric and torch.equal(xb.mask, mask)
+    layered = LayeredNetwork.glorot([4, 4, 2], generator=gen(1))
+    lx = crossbars_for(layered, CrossbarConfig(device=linear_device(), w_max=2.0), generator=gen())
+    assert not lx["W0"].symmetric and set(lx) == {"W0", "W1", "b1", "b2"}
+
+
+# --------------------------------------------------------------------------- programming
+def test_initial_weights_and_clipping_warning():
+    W, _, _ = _energy_problem(8)
+    xb = Crossbar(W, CrossbarConfig(device=linear_device(), w_max=0.2), symmetric=True)
+    torch.testing.assert_close(xb.weights(), W, rtol=0, atol=1e-12)
+    with pytest.warns(UserWarning, match="w_max"):
+        Crossbar(W, CrossbarConfig(device=linear_device(), w_max=0.01), symmetric=True)
+
+
+@pytest.mark.parametrize("signed", ["differential", "reference"])
+def test_deterministic_programming_of_a_linear_device(signed):
+    # One pulse changes a weight by 2 w_max / (n_states - 1) per update on a reference device;
+    # a differential pair splits it (+1/2 on G+, -1/2 on G-), so an update of k LSB sends k pulses
+    # to each device of the pair.
+    n_states, w_max = 101, 1.0
+    lsb = 2 * w_max / (n_states - 1)
+    W = torch.zeros(3, 4, dtype=F64)
+    xb = Crossbar(W, CrossbarConfig(device=linear_device(n_states), w_max=w_max, signed=signed,
+                                    scheme="deterministic"))
+    k = torch.tensor([[0, 1, 2, -3], [4, -1, 0, 0], [1, 1, 1, 1]], dtype=F64)
+    stats = xb.program(k * lsb)
+    torch.testing.assert_close(xb.weights(), k * lsb, rtol=0, atol=1e-12)
+    per_device = 2 if signed == "differential" else 1
+    assert stats.pulses == per_device * int(k.abs().sum())
+    assert stats.events == per_device * int((k != 0).sum())
+    assert stats.energy_j == pytest.approx(stats.pulses * 2e-12)
+    c = xb.counters()
+    assert (c["pulses"], c["events"], c["updates"]) == (stats.pulses, stats.events, 1)
+    assert c["pulses_per_device_max"] == 4
+    counts, edges = xb.conductance_histogram(bins=10)
+    assert int(counts.sum()) == xb.n_devices and edges.numel() == 11
+    xb.reset_counters()
+    assert xb.counters()["pulses"] == 0
+
+
+def test_zero_update_moves_nothing():
+    W, _, _ = _energy_problem(6)
+    xb = Crossbar(W, CrossbarConfig(device=linear_device(17, c2c=0.1)), symmetric=True, generator=gen())
+    before = xb.g.clone()
+    stats = xb.program(torch.zeros_like(W))
+    assert torch.equal(xb.g, before) and stats.pulses == 0 and stats.events == 0
+
+
+def test_stochastic_programming_is_unbiased_on_average():
+    # 20000 devices each asked for 0.3 LSB: the mean weight change is 0.3 LSB within 5 standard
+    # errors (sqrt(0.21 / N) LSB = 0.0032 LSB per device; differential pairs average two draws).
+    n_states, w_max, N = 65, 1.0, 20000
+    lsb = 2 * w_max / (n_states - 1)
+    W = torch.zeros(N, dtype=F64)
+    for signed in ("differential", "reference"):
+        xb = Crossbar(W, CrossbarConfig(device=linear_device(n_states), w_max=w_max, signed=signed,
+                                        scheme="stochastic"), generator=gen(11))
+        xb.program(torch.full_like(W, 0.3 * lsb))
+        assert float(xb.weights().mean()) / lsb == pytest.approx(0.3, abs=0.016)
+        det = Crossbar(W, CrossbarConfig(device=linear_device(n_states), w_max=w_max, signed=signed,
+                                         scheme="deterministic"))
+        det.program(torch.full_like(W, 0.3 * lsb))
+        assert float(det.weights().abs().max()) == 0.0  # rounds to nothing without stochastic rounding
+
+
+def test_amplitude_modulation_counts_one_pulse_per_device():
+    W = torch.zeros(5, dtype=F64)
+    xb = Crossbar(W, CrossbarConfig(device=linear_device(11), signed="reference", scheme="amplitude"))
+    stats = xb.program(torch.full_like(W, 0.05))  # 0.25 of a nominal step
+    torch.testing.assert_close(xb.weights(), torch.full_like(W, 0.05), rtol=0, atol=1e-12)
+    assert stats.pulses == 5 and stats.energy_j == pytest.approx(5 * 0.25 * 2e-12)
+
+
+def test_stuck_devices_never_move():
+    W = torch.zeros(4000, dtype=F64)
+    dev = linear_device(33, stuck_fraction=0.3)
+    xb = Crossbar(W, CrossbarConfig(device=dev, signed="reference"), generator=gen(2))
+    frac = float(xb.stuck.double().mean())
+    assert frac == pytest.approx(0.3, abs=0.03)  # binomial SE sqrt(0.21 / 4000) = 0.007
+    at_bound = (xb.g[xb.stuck] == dev.g_min) | (xb.g[xb.stuck] == dev.g_max)
+    assert bool(at_bound.all())
+    before = xb.g.clone()
+    xb.program(torch.full_like(W, 0.2))
+    assert torch.equal(xb.g[xb.stuck], before[xb.stuck])
+    assert bool((xb.g[~xb.stuck] > before[~xb.stuck]).all())
+
+
+def test_read_noise_and_fresh_reads():
+    W, _, _ = _energy_problem(8)
+    dev = linear_device(257, read_noise=0.02)
+    net = EnergyNetwork(W.clone())
+    xbars = crossbars_for(net, CrossbarConfig(device=dev, w_max=0.3), generator=gen(1))
+    xb = xbars["W"]
+    assert torch.equal(xb.weights(), xb.weights())  # the stored state is noise-free
+    first = net.W.clone()
+    assert not torch.equal(first, xb.weights())  # the network got one noisy read
+    torch.testing.assert_close(first, first.T, rtol=0, atol=0)  # one device per pair: symmetric
+    read_weights(net, xbars, generator=gen(7))
+    assert not torch.equal(first, net.W)
+    v = torch.randn(3, 8, dtype=F64)
+    torch.testing.assert_close(xb.read_matvec(v, generator=gen(3)), v @ xb.read(generator=gen(3)).T)
+
+
+def test_drift_scales_weights_by_the_power_law():
+    # Both devices of a pair drift by the same factor, so w(t) = w_0 (t / t_0)^-nu exactly.
+    W, _, _ = _energy_problem(6)
+    dev = linear_device(65, drift_nu=0.1)
+    xb = Crossbar(W, CrossbarConfig(device=dev, w_max=0.2, seconds_per_update=0.0), symmetric=True)
+    w0 = xb.weights()
+    xb.advance(100.0)
+    torch.testing.assert_close(xb.weights(), w0 * 100.0 ** -0.1, rtol=1e-12, atol=1e-15)
+
+
+def test_batched_configurations_with_a_mask():
+    C, n = 3, 7
+    W = init_symmetric(n, generator=gen(1), dtype=F64, configs=C)
+    mask = band_mask(n, 2)
+    W = W * mask
+    xb = Crossbar(W, CrossbarConfig(device=PRESETS["epiram"], w_max=0.3), mask=mask, symmetric=True,
+                  generator=gen(2))
+    grad = torch.randn(C, n, n, generator=gen(3), dtype=F64)
+    xb.apply_gradient((grad + grad.mT) * mask, 0.1)
+    Wh = xb.weights()
+    assert Wh.shape == (C, n, n) and torch.equal(Wh, Wh.mT) and bool((Wh[:, ~mask] == 0).all())
+    with pytest.raises(ConfigError, match="delta_w"):
+        xb.program(torch.zeros(n, n, dtype=F64))
+
+
+def test_in_situ_training_with_many_states_follows_the_ideal_path():
+    # 1025-state linear devices with stochastic rounding: the in situ weights stay within a few
+    # LSB (2 w_max / 1024 = 0.001) of the exact SGD weights after a few EP steps.
+    W, x, y = _energy_problem(10)
+    rule = EquilibriumPropagation(beta=0.2)
+    ref = EnergyNetwork(W.clone())
+    net = EnergyNetwork(W.clone())
+    xbars = crossbars_for(net, CrossbarConfig(device=linear_device(1025), w_max=0.5), generator=gen(5))
+    for _ in range(5):
+        sgd_step(ref, rule.gradients(ref, x, y), 0.05)
+        apply_update(net, rule.gradients(net, x, y), 0.05, xbars)
+    assert float((net.W - ref.W).abs().max()) < 5e-3
+    assert run_counters(xbars)["pulses"] > 0 and run_counters(xbars)["energy_j"] > 0
+
+
+def test_config_validation():
+    with pytest.raises(ConfigError, match="pairing"):
+        CrossbarConfig(pairing="three")
+    with pytest.raises(ConfigError, match="scheme"):
+        CrossbarConfig(scheme="random")
+    with pytest.raises(ConfigError, match="w_max"):
+        CrossbarConfig(w_max=0.0)
+    with pytest.raises(ConfigError, match="device"):
+        CrossbarConfig(device="ideal")
+    with pytest.raises(ConfigError, match="symmetric"):
+        Crossbar(torch.randn(4, 4, generator=gen()), symmetric=True)
+    assert dataclasses.replace(CrossbarConfig(), scheme="amplitude").scheme == "amplitude"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Crossbar(torch.zeros(3, dtype=F64), CrossbarConfig(device=ExpStepDevice()))
