@@ -26,10 +26,10 @@ import dataclasses
 import json
 import math
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from .._atomic import atomic_write_bytes
 from ..errors import ConfigError
 from .base import AbstractDevice
 from .constant import ConstantStepDevice
@@ -154,15 +154,4 @@ def device_to_toml(device: AbstractDevice, *, comment: str | None = None) -> str
 
 def save_device(device: AbstractDevice, path: str | os.PathLike, *, comment: str | None = None) -> Path:
     """Write ``device`` as a TOML file (atomically: temporary file, then rename) and return the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(device_to_toml(device, comment=comment))
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    return atomic_write_bytes(path, device_to_toml(device, comment=comment).encode("utf-8"))

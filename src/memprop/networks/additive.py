@@ -10,11 +10,10 @@ from __future__ import annotations
 import torch
 
 from .activations import TANH, Activation
-from .base import AbstractNetwork
-from .connectivity import check_weights, full_mask
+from .base import AbstractNetwork, AbstractRecurrentNetwork
 
 
-class AdditiveNetwork(AbstractNetwork):
+class AdditiveNetwork(AbstractRecurrentNetwork):
     """Additive model, Eq. (3). Final class.
 
     Args:
@@ -27,46 +26,8 @@ class AdditiveNetwork(AbstractNetwork):
 
     def __init__(self, W: torch.Tensor, *, mask: torch.Tensor | None = None, activation: Activation = TANH,
                  outputs: slice | torch.Tensor = slice(None), symmetric: bool = True):
-        n = W.shape[-1] if isinstance(W, torch.Tensor) else 0
-        self.mask = full_mask(n, device=W.device) if mask is None and n else mask
-        self.W = check_weights(W, self.mask, symmetric=symmetric)
+        super().__init__(W, mask=mask, symmetric=symmetric, outputs=outputs)
         self.activation = activation
-        self.symmetric = symmetric
-        self._outputs = outputs
-        self.n_state = self.W.shape[-1]
-
-    @property
-    def batched(self) -> bool:
-        return self.W.ndim == 3
-
-    @property
-    def output_index(self):
-        return self._outputs
-
-    @property
-    def parameters(self) -> dict[str, torch.Tensor]:
-        return {"W": self.W}
-
-    def with_parameters(self, params: dict[str, torch.Tensor]) -> AdditiveNetwork:
-        """The same network with other parameter tensors (e.g. autograd leaves); not re-validated."""
-        new = object.__new__(AdditiveNetwork)
-        new.__dict__.update(self.__dict__)
-        new.W = params["W"]
-        return new
-
-    def take(self, rows: torch.Tensor) -> AdditiveNetwork:
-        if not self.batched:
-            return self
-        new = object.__new__(AdditiveNetwork)
-        new.__dict__.update(self.__dict__)
-        new.W = self.W.index_select(0, rows)
-        return new
-
-    def drive(self, x: torch.Tensor | None, batch_shape: tuple[int, ...]) -> torch.Tensor:
-        """The input I itself (zero when ``x`` is None)."""
-        if x is None:
-            return self.W.new_zeros(*batch_shape, self.n_state)
-        return x.expand(*batch_shape, self.n_state)
 
     def preactivation(self, v: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
         """h = W v + I, shape of v."""

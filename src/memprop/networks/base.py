@@ -143,3 +143,53 @@ class AbstractEnergyNetwork(AbstractNetwork):
         """F = E + beta C, Eq. (15)."""
         e = self.energy(s, d)
         return e if beta == 0.0 else e + beta * self.cost(s, target)
+
+
+class AbstractRecurrentNetwork(AbstractNetwork):
+    """Shared plumbing of the networks on one square weight matrix W (n, n) or (C, n, n).
+
+    Holds W, its connectivity mask and the output index; the dynamics stay abstract. The input
+    x is the drive itself (the constant input current I).
+    """
+
+    def __init__(self, W: torch.Tensor, *, mask: torch.Tensor | None = None, symmetric: bool = True,
+                 outputs: slice | torch.Tensor = slice(None)):
+        from .connectivity import check_weights, full_mask
+
+        n = W.shape[-1] if isinstance(W, torch.Tensor) else 0
+        self.mask = full_mask(n, device=W.device) if mask is None and n else mask
+        self.W = check_weights(W, self.mask, symmetric=symmetric)
+        self.symmetric = symmetric
+        self._outputs = outputs
+        self.n_state = self.W.shape[-1]
+
+    @property
+    def batched(self) -> bool:
+        return self.W.ndim == 3
+
+    @property
+    def output_index(self):
+        return self._outputs
+
+    @property
+    def parameters(self) -> dict[str, torch.Tensor]:
+        return {"W": self.W}
+
+    def _with_W(self, W: torch.Tensor):
+        new = object.__new__(type(self))
+        new.__dict__.update(self.__dict__)
+        new.W = W
+        return new
+
+    def with_parameters(self, params: dict[str, torch.Tensor]):
+        """The same network with another W (e.g. an autograd leaf); not re-validated."""
+        return self._with_W(params["W"])
+
+    def take(self, rows: torch.Tensor):
+        return self._with_W(self.W.index_select(0, rows)) if self.batched else self
+
+    def drive(self, x: torch.Tensor | None, batch_shape: tuple[int, ...]) -> torch.Tensor:
+        """The input I itself (zero when ``x`` is None)."""
+        if x is None:
+            return self.W.new_zeros(*batch_shape, self.n_state)
+        return x.expand(*batch_shape, self.n_state)

@@ -16,11 +16,11 @@ from __future__ import annotations
 import torch
 
 from .activations import TANH, Activation
-from .base import AbstractEnergyNetwork
-from .connectivity import check_weights, full_mask, symmetric_gradient
+from .base import AbstractEnergyNetwork, AbstractRecurrentNetwork
+from .connectivity import symmetric_gradient
 
 
-class EnergyNetwork(AbstractEnergyNetwork):
+class EnergyNetwork(AbstractRecurrentNetwork, AbstractEnergyNetwork):
     """Energy model, Eq. (12)-(13). Final class.
 
     Args:
@@ -32,45 +32,8 @@ class EnergyNetwork(AbstractEnergyNetwork):
 
     def __init__(self, W: torch.Tensor, *, mask: torch.Tensor | None = None, activation: Activation = TANH,
                  outputs: slice | torch.Tensor = slice(None)):
-        n = W.shape[-1] if isinstance(W, torch.Tensor) else 0
-        self.mask = full_mask(n, device=W.device) if mask is None and n else mask
-        self.W = check_weights(W, self.mask, symmetric=True)
+        super().__init__(W, mask=mask, symmetric=True, outputs=outputs)
         self.activation = activation
-        self._outputs = outputs
-        self.n_state = self.W.shape[-1]
-
-    @property
-    def batched(self) -> bool:
-        return self.W.ndim == 3
-
-    @property
-    def output_index(self):
-        return self._outputs
-
-    @property
-    def parameters(self) -> dict[str, torch.Tensor]:
-        return {"W": self.W}
-
-    def with_parameters(self, params: dict[str, torch.Tensor]) -> EnergyNetwork:
-        """The same network with other parameter tensors (e.g. autograd leaves); not re-validated."""
-        new = object.__new__(EnergyNetwork)
-        new.__dict__.update(self.__dict__)
-        new.W = params["W"]
-        return new
-
-    def take(self, rows: torch.Tensor) -> EnergyNetwork:
-        if not self.batched:
-            return self
-        new = object.__new__(EnergyNetwork)
-        new.__dict__.update(self.__dict__)
-        new.W = self.W.index_select(0, rows)
-        return new
-
-    def drive(self, x: torch.Tensor | None, batch_shape: tuple[int, ...]) -> torch.Tensor:
-        """The input I itself (zero when ``x`` is None)."""
-        if x is None:
-            return self.W.new_zeros(*batch_shape, self.n_state)
-        return x.expand(*batch_shape, self.n_state)
 
     def energy(self, s: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
         """Eq. (12), per batch element."""

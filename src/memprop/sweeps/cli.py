@@ -12,8 +12,6 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from ..errors import MempropError
-
 TITLE = "parameter sweeps on Dask with a resumable SQLite results store"
 
 
@@ -165,30 +163,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.set_defaults(func=cmd_plot)
 
 
-def build_parser(prog: str = "memprop sweep") -> argparse.ArgumentParser:
-    """The stand-alone parser of ``python -m memprop.sweeps``."""
-    from .. import __version__
-
-    p = argparse.ArgumentParser(prog=prog, description=TITLE)
-    p.add_argument("--version", action="version", version=f"memprop {__version__}")
-    p.add_argument("--threads", type=int, default=None,
-                   help="torch threads of the driver (default 1, or $MEMPROP_THREADS)")
-    add_arguments(p)
-    return p
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m memprop.sweeps COMMAND ...``: the same commands as ``memprop sweep``."""
-    from .._runtime import configure_threads
+    from ..cli import main as memprop_main
 
-    args = build_parser().parse_args(argv)
-    args.threads_used = configure_threads(args.threads)
-    try:
-        return args.func(args)
-    except MempropError as e:
-        print(f"memprop: error: {e}", file=sys.stderr)
-        return 2
+    return memprop_main(["sweep", *(sys.argv[1:] if argv is None else argv)])
 
 
-__all__ = ["TITLE", "add_arguments", "build_parser", "cmd_export", "cmd_plot", "cmd_run",
+__all__ = ["TITLE", "add_arguments", "cmd_export", "cmd_plot", "cmd_run",
            "cmd_status", "main"]
