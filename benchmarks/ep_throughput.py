@@ -1,0 +1,136 @@
+"""EP training throughput against the arithmetic floor (a script that prints figures, not a test).
+
+Measures, in one run:
+
+1. the machine's float32 matrix-multiply rate with the thread count used (default 1, as the CLI):
+   a 1024 x 1024 x 1024 product (also shown: the rate at EP's own input-projection shape,
+   20 x 784 x 500);
+2. EP training throughput of memprop's trainer (``memprop.experiments.classification.train_epoch``)
+   for Scellier & Bengio's 784-500-10 network: minibatch 20, 20 free + 4 nudged iterations of
+   Eq. (21) (epsilon 0.5), beta 1, one-sided estimator, persistent free states, on the shipped
+   10,000-digit MNIST subset; seconds per 1000 training samples (wall clock; CPU time beside).
+
+The two are measured in alternating rounds (a matmul rate, then one training epoch), and each
+figure is the best over the rounds, so a busy shared machine depresses neither more than the
+other.
+
+The arithmetic floor per training sample is
+2*784*500 (the clamped input's projection, computed once per minibatch, not per iteration)
++ 24 * 4*500*10 (each of the 24 relaxation iterations: the two 500 x 10 products)
++ 2*(784*500 + 500*10) (the weight update), i.e. 2,058,000 FLOPs; the floor time is those FLOPs
+divided by the measured matmul rate, and the figure of merit is floor / measured (1 would be
+every FLOP at the large-matmul rate with zero overhead).
+
+Usage: python benchmarks/ep_throughput.py [--threads N] [--samples N] [--repeats N] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+
+import torch
+
+from memprop._runtime import configure_threads
+from memprop.data import load_builtin_mnist, to_inputs
+from memprop.experiments.classification import EPConfig, init_state, train_epoch
+
+N_IN, N_HID, N_OUT, BATCH, FREE, NUDGED = 784, 500, 10, 20, 20, 4
+FLOPS_PROJECTION = 2 * N_IN * N_HID
+FLOPS_RELAXATION = (FREE + NUDGED) * 4 * N_HID * N_OUT
+FLOPS_UPDATE = 2 * (N_IN * N_HID + N_HID * N_OUT)
+FLOPS_PER_SAMPLE = FLOPS_PROJECTION + FLOPS_RELAXATION + FLOPS_UPDATE
+
+
+def matmul_rate(m: int, k: int, n: int, *, repeats: int = 5, min_time: float = 0.2) -> float:
+    """Best-of-``repeats`` float32 rate (FLOP/s) of an (m, k) @ (k, n) product, into a buffer."""
+    g = torch.Generator().manual_seed(0)
+    a = torch.rand(m, k, generator=g)
+    b = torch.rand(k, n, generator=g)
+    c = torch.empty(m, n)
+    torch.mm(a, b, out=c)
+    t = time.perf_counter()
+    reps = 0
+    while time.perf_counter() - t < 0.05:
+        torch.mm(a, b, out=c)
+        reps += 1
+    reps = max(1, int(reps * min_time / 0.05))
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        for _ in range(reps):
+            torch.mm(a, b, out=c)
+        best = min(best, (time.perf_counter() - t) / reps)
+    return 2.0 * m * k * n / best
+
+
+def ep_setup(samples: int):
+    """The trainer's state, config and data for the benchmark (warmed up)."""
+    images, labels = load_builtin_mnist()
+    g = torch.Generator().manual_seed(0)
+    perm = torch.randperm(labels.numel(), generator=g)[:samples]
+    x, y = to_inputs(images[perm]), labels[perm]
+    cfg = EPConfig(hidden=(N_HID,), epsilon=0.5, free_steps=FREE, nudged_steps=NUDGED, beta=1.0,
+                   estimator="one_sided", alphas=(0.1, 0.05), schedule="constant", batch_size=BATCH,
+                   persistent=True, seed=0)
+    state = init_state(cfg, samples, N_IN, N_OUT)
+    train_epoch(state, cfg, x[:2000], y[:2000], N_OUT)  # warm-up (allocator, BLAS kernels)
+    return state, cfg, x, y
+
+
+def ep_epoch(state, cfg, x, y) -> tuple[float, float]:
+    """Wall and CPU seconds per 1000 samples of one EP training epoch over (x, y)."""
+    t, c = time.perf_counter(), time.process_time()
+    train_epoch(state, cfg, x, y, N_OUT)
+    n = y.numel()
+    return (time.perf_counter() - t) * 1000 / n, (time.process_time() - c) * 1000 / n
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default 1, or $MEMPROP_THREADS)")
+    p.add_argument("--samples", type=int, default=10_000, help="training samples per repeat (default 10000)")
+    p.add_argument("--repeats", type=int, default=5, help="rounds (default 5)")
+    p.add_argument("--json", action="store_true", help="also print the figures as one JSON line")
+    args = p.parse_args(argv)
+    threads = configure_threads(args.threads)
+
+    # Rounds interleave the two measurements, so that both see the same machine (other
+    # processes come and go on a shared machine); each figure is the best over the rounds.
+    state, cfg, x, y = ep_setup(args.samples)
+    rates, wall, cpu = [], [], []
+    for _ in range(args.repeats):
+        rates.append(matmul_rate(1024, 1024, 1024, repeats=3))
+        w, c = ep_epoch(state, cfg, x, y)
+        wall.append(w)
+        cpu.append(c)
+    rate = max(rates)
+    rate_ep = matmul_rate(BATCH, N_IN, N_HID)
+    measured = min(wall)
+    floor = FLOPS_PER_SAMPLE * 1000 / rate
+    print("memprop EP training throughput: 784-500-10, minibatch 20, 20 free + 4 nudged iterations,")
+    print("  epsilon 0.5, beta 1, one-sided, persistent states, shipped MNIST subset")
+    print(f"torch {torch.__version__}, threads used: {threads}")
+    print(f"float32 matmul rate, 1024x1024x1024: {rate / 1e9:.1f} GFLOP/s (best of {args.repeats} rounds; "
+          f"median {statistics.median(rates) / 1e9:.1f})")
+    print(f"  (at EP's input-projection shape 20x784x500: {rate_ep / 1e9:.1f} GFLOP/s)")
+    print(f"arithmetic floor per sample: {FLOPS_PROJECTION:,} (input projection, once per minibatch) "
+          f"+ {FLOPS_RELAXATION:,} (24 relaxation iterations) + {FLOPS_UPDATE:,} (update) "
+          f"= {FLOPS_PER_SAMPLE:,} FLOPs")
+    print(f"floor time: {floor * 1e3:.2f} ms per 1000 samples (at the 1024^3 rate)")
+    print(f"measured EP training: {measured:.4f} s per 1000 samples (best of {args.repeats} rounds, one epoch of "
+          f"{args.samples:,} samples; median {statistics.median(wall):.4f} s; CPU time best "
+          f"{min(cpu):.4f} s)")
+    print(f"ratio floor / measured: {floor / measured:.3f} (target >= 0.25)")
+    if args.json:
+        print(json.dumps({"threads": threads, "matmul_gflops": rate / 1e9, "matmul_gflops_ep_shape": rate_ep / 1e9,
+                          "flops_per_sample": FLOPS_PER_SAMPLE, "floor_s_per_1000": floor,
+                          "measured_s_per_1000": measured, "median_s_per_1000": statistics.median(wall),
+                          "cpu_s_per_1000": min(cpu), "ratio": floor / measured}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

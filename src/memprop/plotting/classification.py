@@ -1,0 +1,54 @@
+"""Figure 5 from a saved classification result (``fig5.json`` or ``classify.json``).
+
+Reads the JSON written by :func:`memprop.experiments.classification.run` and never reruns
+anything. matplotlib is imported here, lazily, with the non-interactive Agg backend.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ..experiments.io import atomic_write_bytes, read_json
+
+
+def plot_fig5(result_json: str | os.PathLike, png: str | os.PathLike) -> Path:
+    """Error rates per epoch: 100 random training digits (orange) and 100 random test digits
+    (blue), as the paper's Figure 5, with the whole-set errors dashed and the backprop
+    reference's held-out error as a grey line. Writes ``png`` atomically."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    result = read_json(result_json)
+    epochs = result["epochs"]
+    e = [r["epoch"] for r in epochs]
+    fig, ax = plt.subplots(figsize=(6.0, 4.0), dpi=120)
+    ax.plot(e, [r["train_error_100"] for r in epochs], "o-", color="tab:orange", ms=3,
+            label="100 random training digits")
+    ax.plot(e, [r["test_error_100"] for r in epochs], "o-", color="tab:blue", ms=3,
+            label="100 random test digits")
+    ax.plot(e, [r["train_error"] for r in epochs], "--", color="tab:orange", lw=1,
+            label=f"all {result['data']['n_train']} training digits")
+    ax.plot(e, [r["test_error"] for r in epochs], "--", color="tab:blue", lw=1,
+            label=f"all {result['data']['n_test']} held-out digits")
+    bp = result.get("backprop_reference")
+    if bp:
+        ax.axhline(bp["test_error"], color="0.5", lw=1, ls=":",
+                   label=f"backprop reference, held-out ({bp['test_error']:.3f})")
+    sizes = "-".join(str(n) for n in [result["data"]["n_inputs"], *result["config"]["ep"]["hidden"],
+                                      result["data"]["n_classes"]])
+    ax.set_title(f"EP, {sizes}: error rates per epoch")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("error rate")
+    ax.set_ylim(bottom=0.0)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return atomic_write_bytes(png, buf.getvalue())
