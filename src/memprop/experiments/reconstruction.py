@@ -377,9 +377,10 @@ def _train_stack(rule: str, rows: list[Row], patterns: torch.Tensor, cfg: Recons
     etas = torch.tensor([r.eta for r in rows], dtype=torch.float64)
     snap_rows = [i for i, r in enumerate(rows) if r.K == 0]
     g = torch.Generator().manual_seed(_seed(cfg.seed, "train", rule, tuple(r.key for r in rows)))
+    row_seeds = [_seed(cfg.seed, "v0", r.key) for r in rows]
     tr = train(patterns, W0, masks, rule=rule, etas=etas, cfg=cfg.training, generator=g,
                snapshot_epochs=cfg.snapshot_epochs(), snapshot_rows=snap_rows, progress=progress,
-               stage=f"train {rule} ({len(rows)} configurations)")
+               stage=f"train {rule} ({len(rows)} configurations)", row_seeds=row_seeds)
     return {"W": tr.W.to(torch.float32), "snapshots": tr.snapshots, "snap_rows": snap_rows,
             "history": {k: v for k, v in tr.history.items()}, "seconds": tr.seconds}
 
@@ -1092,3 +1093,65 @@ __all__ = [
     "TITLE", "ReconstructionConfig", "TrainConfig", "RecallConfig", "quick_config", "add_arguments",
     "reproduce", "run", "table1", "fig1", "fig2", "fig3", "fig4", "rbp_diagnosis",
 ]
+
+
+# --------------------------------------------------------------------------------------------
+# Sweep task (memprop sweep run, study "reconstruction")
+
+SWEEP_SETTINGS: dict[str, type | tuple] = {
+    "patterns": str,
+    "protocol": PROTOCOLS,
+    "training_input": TRAINING_INPUTS,
+    "epochs": int,
+    "eta": float,
+    "eta_rbp": float,
+    "samples_per_class": int,
+    "K": int,
+    "p": float,
+    "rule": ("hebbian", "storkey", *VARIANTS),
+}
+"""Settings of a reconstruction sweep task: one Figure 2 point (rule, K, p) per task."""
+
+
+def sweep_config(settings: dict[str, Any], seed: int) -> ReconstructionConfig:
+    """The study's config for a sweep task: the defaults changed by ``settings``."""
+    patterns = settings.get("patterns", "builtin:letters16")
+    if patterns in ("letters16", "builtin"):
+        patterns = "builtin:letters16"
+    training = TrainConfig(**{k: settings[k] for k in ("epochs", "training_input") if k in settings})
+    recall_cfg = RecallConfig(**({"protocol": settings["protocol"]} if "protocol" in settings else {}))
+    extra = {k: settings[k] for k in ("eta", "eta_rbp") if k in settings}
+    if "samples_per_class" in settings:
+        extra["samples_fig2"] = settings["samples_per_class"]
+    return ReconstructionConfig(patterns=patterns, seed=seed, training=training, recall=recall_cfg,
+                                K=(settings.get("K", 0),), p_fig2=(settings.get("p", 0.1),), **extra)
+
+
+_TRAINED_CACHE: dict[tuple, torch.Tensor] = {}
+"""Per-process cache of trained weights: the tasks of one (rule, K, seed) at other p reuse them."""
+
+
+def sweep_task(settings: dict[str, Any], seed: int) -> dict[str, Any]:
+    """One Figure 2 point: accuracy of ``rule`` with K diagonals cut at flip probability p.
+
+    Trains (or stores) exactly the configuration that ``fig2`` trains for study seed ``seed``
+    (training seed 0 of that study, per-configuration initial states), and tests it on the same
+    corrupted set, so the accuracy equals the study's ``fig2.json`` point.
+    """
+    cfg = sweep_config(settings, seed)
+    ps = load_pattern_set(cfg.patterns)
+    x, n = ps.patterns, ps.n
+    rule = settings.get("rule", "ep")
+    K, p = cfg.k_grid(n)[0], cfg.p_fig2[0]
+    if rule in ("hebbian", "storkey"):
+        W = _stored_weights(x, [K])[rule]
+    else:
+        key = (repr(cfg.training), cfg.patterns, cfg.seed, rule, cfg.eta_of(rule), K)
+        if key not in _TRAINED_CACHE:
+            row = Row(rule, cfg.eta_of(rule), K, 0)
+            _TRAINED_CACHE[key] = _train_stack(RULE_OF[rule], [row], x, cfg)["W"]
+        W = _TRAINED_CACHE[key]
+    job = _Job(RULE_OF.get(rule, rule), (rule,), W, p, cfg.samples_fig2, _seed(cfg.seed, "fig2", p))
+    r = _evaluate([job], x, cfg, None, "")[rule]
+    return {"accuracy": r["mean"], "synapses": band_synapses(n, K),
+            "converged_fraction": r["converged"], "mean_steps": r["steps"]}

@@ -225,7 +225,8 @@ def _learner(rule: str, cfg: TrainConfig):
 def train(patterns: torch.Tensor, W0: torch.Tensor, masks: torch.Tensor, *, rule: str,
           etas: torch.Tensor, cfg: TrainConfig, generator: torch.Generator,
           snapshot_epochs: Sequence[int] = (), snapshot_rows: Sequence[int] | None = None,
-          progress: Progress | None = None, stage: str = "") -> Training:
+          progress: Progress | None = None, stage: str = "",
+          row_seeds: Sequence[int] | None = None) -> Training:
     """Train C configurations of one rule together, online, pattern by pattern.
 
     Args:
@@ -239,6 +240,10 @@ def train(patterns: torch.Tensor, W0: torch.Tensor, masks: torch.Tensor, *, rule
         snapshot_epochs: epochs after which to keep a copy of W (0 = before training).
         snapshot_rows: configurations to snapshot (default all).
         progress: optional progress bar (one tick per epoch).
+        row_seeds: one seed per configuration for its random initial states (uniform in
+            [-1, 1]), so that a configuration trains to the same weights whatever else shares
+            its stack (a sweep task of one configuration equals the study's stacked run). None:
+            all initial states come from ``generator``.
 
     Returns:
         :class:`Training`; history keys: loss (mean over patterns of C = 1/2 |T - v*|^2 at the
@@ -272,15 +277,23 @@ def train(patterns: torch.Tensor, W0: torch.Tensor, masks: torch.Tensor, *, rule
     keys = ("loss", "update", "steps", "fixed_point_ok", "not_converged")
     hist = {k: torch.zeros(C, cfg.epochs, dtype=torch.float64) for k in keys}
     alive = torch.ones(C, dtype=torch.bool)
+    if row_seeds is not None and len(row_seeds) != C:
+        raise ConfigError(f"row_seeds must give one seed per configuration ({C}), got {len(row_seeds)}")
+    row_gens = None if row_seeds is None else [torch.Generator().manual_seed(int(q)) for q in row_seeds]
     t0 = time.perf_counter()
     if progress is not None:
         progress.start(stage or f"train {rule} ({C} configurations)", cfg.epochs)
     for epoch in range(cfg.epochs):
         acc = {k: torch.zeros(C, dtype=torch.float64) for k in keys}
+        v0 = None
+        if row_gens is not None:  # this epoch's initial states, drawn per configuration: (C, P, N)
+            v0 = torch.stack([torch.rand(P, N, generator=gc, dtype=torch.float64) for gc in row_gens])
+            v0 = (2.0 * v0 - 1.0).to(dtype)
         for mu in range(P):  # online: sequential over patterns, by definition of the protocol
             T = xi[mu].expand(C, 1, N)  # (C, 1, N)
             x = T if cfg.training_input == "clean" else corrupt(T, cfg.training_p, generator=generator)
-            est = learner.estimate(net, x, T, generator=generator)
+            s0 = None if v0 is None else v0[:, mu:mu + 1, :]  # (C, 1, N)
+            est = learner.estimate(net, x, T, s0=s0, generator=generator)
             grad = est.grads["W"] * masks  # (C, N, N), zero off each configuration's band
             finite = torch.isfinite(grad).flatten(1).all(1)
             alive &= finite
