@@ -234,7 +234,7 @@ def test_study_module_without_sweep_task(monkeypatch):
     assert row["status"] == "failed" and "does not exist yet" in row["traceback"]
 
 
-@pytest.mark.parametrize("name, n_tasks", [("fig2_sweep.toml", 11 * 4 * 4 * 3),
+@pytest.mark.parametrize("name, n_tasks", [("fig2_sweep.toml", 10 * 4 * 4 * 1),
                                            ("device_sweep.toml", 10 * 2 * 2 * 3)])
 def test_examples_parse(name, n_tasks):
     spec = load_spec(ROOT / "examples" / name, check=False)

@@ -31,6 +31,7 @@ def _cmd_gradcheck(args: argparse.Namespace) -> int:
 STUDIES: dict[str, str] = {
     "reconstruction": "memprop.experiments.reconstruction",
     "classification": "memprop.experiments.classification",
+    "devices": "memprop.experiments.devices",
 }
 
 

@@ -55,6 +55,7 @@ from typing import Any
 import torch
 
 from .._validate import choice, in_range, nonzero_beta, positive, positive_int
+from ..crossbar import Crossbar, CrossbarConfig, crossbars_for, read_weights, run_counters
 from ..data import (
     load_builtin_mnist,
     load_mnist_idx,
@@ -63,6 +64,7 @@ from ..data import (
     split_train_test,
     to_inputs,
 )
+from ..devices.cli import add_device_options, crossbar_config
 from ..errors import ConfigError
 from ..learning import sgd_step
 from ..learning.backprop import LOSSES, OUTPUTS, Backprop, feedforward
@@ -352,6 +354,8 @@ class EPState:
     history: list[dict[str, Any]] = field(default_factory=list)
     elapsed: float = 0.0
     """Seconds spent on EP so far, by this and earlier invocations (before a resume)."""
+    crossbars: dict[str, Crossbar] | None = None
+    """In situ training: the crossbar of each weight ``W{k}`` (None: exact weights)."""
 
 
 def init_state(cfg: EPConfig, n_train: int, n_inputs: int, n_classes: int,
@@ -375,7 +379,8 @@ def ep_step(network: LayeredNetwork, relax: FixedStepRelaxation, x: torch.Tensor
             s0T: torch.Tensor, *, beta: float, estimator: str, nudged_steps: int,
             rates: tuple[float, ...], generator: torch.Generator | None = None,
             work: Workspace | None = None, projection: torch.Tensor | None = None,
-            w0_delta: torch.Tensor | None = None) -> torch.Tensor:
+            w0_delta: torch.Tensor | None = None,
+            w_delta: list[torch.Tensor] | None = None) -> torch.Tensor:
     """One fused EP training step on a minibatch: free phase, nudged phase(s), in-place update.
 
     Equals ``EquilibriumPropagation(beta, estimator, solver=ClippedRelaxation(epsilon,
@@ -396,6 +401,9 @@ def ep_step(network: LayeredNetwork, relax: FixedStepRelaxation, x: torch.Tensor
             :func:`train_epoch`); computed here otherwise.
         w0_delta: (B, n_1) buffer; if given, W_0 is not updated: the buffer receives D with
             W_0 <- W_0 + x^T D the update (applied later by the caller).
+        w_delta: one buffer per weight layer (W_k's shape); if given, no weight is updated: buffer
+            k receives the update Delta W_k (to be programmed into a crossbar by the caller). The
+            biases are still updated in place (they stay digital).
 
     Returns:
         The (n_state, B) free-phase state (before the update); a buffer of ``work`` if given.
@@ -424,7 +432,15 @@ def ep_step(network: LayeredNetwork, relax: FixedStepRelaxation, x: torch.Tensor
     for k in range(len(W)):  # loop over layers
         a = rates[k] / (m * scale)
         lo, hi = blocks[k - 1] if k else None, blocks[k]
-        if k == 0:  # the input is clamped: rho(x) is the same in both phases
+        if w_delta is not None:  # the update itself, for the caller to program
+            dW = w_delta[k]
+            if k == 0:
+                torch.mm(x.T, delta[hi].T, out=dW)  # (n_0, B) @ (B, n_1)
+            else:
+                torch.mm(plus[lo], plus[hi].T, out=dW)  # (n_k, B) @ (B, n_{k+1})
+                dW.addmm_(minus[lo], minus[hi].T, alpha=-1.0)
+            dW.mul_(a)
+        elif k == 0:  # the input is clamped: rho(x) is the same in both phases
             if w0_delta is None:
                 W[0].addmm_(x.T, delta[hi].T, alpha=a)  # (n_0, B) @ (B, n_1)
             else:
@@ -443,7 +459,8 @@ each minibatch's projection x W_0 includes the updates of the window's earlier m
 
 @torch.inference_mode()
 def train_epoch(state: EPState, cfg: EPConfig, x: torch.Tensor, y: torch.Tensor, n_classes: int, *,
-                progress: Progress | None = None) -> dict[str, Any]:
+                progress: Progress | None = None, crossbars: dict[str, Crossbar] | None = None,
+                programmed: bool | None = None) -> dict[str, Any]:
     """One epoch of EP over (x, y) in a random minibatch order; advances ``state``.
 
     Exactly the sequence of :func:`ep_step` updates, arranged for speed: the W_0 updates of
@@ -452,6 +469,15 @@ def train_epoch(state: EPState, cfg: EPConfig, x: torch.Tensor, y: torch.Tensor,
     pending updates by x (x_i^T D_i) (small products). W_0 is then read and written once per
     window instead of twice per minibatch, and the products run at large-matrix speed. The
     result equals the minibatch-by-minibatch update up to rounding (tested).
+
+    In situ (``crossbars``: one per weight ``W{k}``, from :func:`memprop.crossbar.crossbars_for`):
+    each minibatch's Delta W_k is programmed into its crossbar as pulses, and W_k then holds one
+    read of the crossbar (the next minibatch's free phase sees the hardware's weights, with a
+    fresh read-noise draw). The biases stay digital (updated exactly). W_0 is programmed every
+    minibatch, so the window above is not used. An ideal device applies the requested change
+    exactly, so with ideal crossbars the exact path above runs: bit-identical to training
+    without devices (``programmed=None``: programmed only for a non-ideal device; ``True``
+    forces the programmed path, which equals the exact one up to rounding; tested).
 
     Returns:
         ``{"train_error_running", "alphas", "seconds"}``: the error of the free phases during the
@@ -485,23 +511,15 @@ def train_epoch(state: EPState, cfg: EPConfig, x: torch.Tensor, y: torch.Tensor,
     W0, n1 = net.weights[0], net.sizes[1]
     K = W0_WINDOW
     window, xw, proj, pending = slice(0, 0), x[:0], None, None
+    if programmed is None:
+        programmed = bool(crossbars) and not all(xb.config.ideal for xb in crossbars.values())
+    if programmed:
+        xbars = [crossbars[f"W{k}"] for k in range(len(net.weights))]
+        w_delta = [torch.empty_like(w) for w in net.weights]
     for i in range(n_batches):  # loop over minibatches
         rows = slice(i * B, min((i + 1) * B, n))
         m = rows.stop - rows.start
-        if i % K == 0:  # a window starts: apply the last one's W_0 updates, project its inputs
-            if pending is not None:
-                W0.addmm_(xw.T, pending)  # (n_0, KB) @ (KB, n_1)
-            window = slice(rows.start, min(rows.start + K * B, n))
-            xw = x_perm[window]
-            proj = torch.mm(xw, W0, out=work.get("proj", (xw.shape[0], n1), x))  # (KB, n_1)
-            pending = work.get("pending", (xw.shape[0], n1), x)
-        a, b = rows.start - window.start, rows.stop - window.start  # rows within the window
         xb = x_perm[rows]
-        if a:  # x (W_0 + sum_i x_i^T D_i) for the window's earlier minibatches i
-            gram = torch.mm(xb, xw[:a].T, out=work.get("gram", (m, a), x))  # (B, a)
-            pj = torch.addmm(proj[a:b], gram, pending[:a], out=work.get("proj_c", (m, n1), x))
-        else:
-            pj = proj[a:b]
         tT = work.get("t", (n_classes, m), x).copy_(t_perm[:, rows])
         if p_perm is not None:
             s0T = work.get("s0", (net.n_state, m), x).copy_(p_perm[rows].T)  # (n_state, B)
@@ -509,9 +527,30 @@ def train_epoch(state: EPState, cfg: EPConfig, x: torch.Tensor, y: torch.Tensor,
             if m not in zeros:
                 zeros[m] = torch.zeros(net.n_state, m, dtype=dtype)
             s0T = zeros[m]
-        free = ep_step(net, relax, xb, tT, s0T, beta=cfg.beta, estimator=cfg.estimator,
-                       nudged_steps=cfg.nudged_steps, rates=rates, generator=state.generator, work=work,
-                       projection=pj, w0_delta=pending[a:b])
+        if programmed:  # in situ: program every layer's update, then read the crossbars
+            free = ep_step(net, relax, xb, tT, s0T, beta=cfg.beta, estimator=cfg.estimator,
+                           nudged_steps=cfg.nudged_steps, rates=rates, generator=state.generator,
+                           work=work, w_delta=w_delta)
+            for W, xbar, dW in zip(net.weights, xbars, w_delta):  # loop over layers
+                xbar.program(dW)
+                W.copy_(xbar.read())
+        else:
+            if i % K == 0:  # a window starts: apply the last one's W_0 updates, project its inputs
+                if pending is not None:
+                    W0.addmm_(xw.T, pending)  # (n_0, KB) @ (KB, n_1)
+                window = slice(rows.start, min(rows.start + K * B, n))
+                xw = x_perm[window]
+                proj = torch.mm(xw, W0, out=work.get("proj", (xw.shape[0], n1), x))  # (KB, n_1)
+                pending = work.get("pending", (xw.shape[0], n1), x)
+            a, b = rows.start - window.start, rows.stop - window.start  # rows within the window
+            if a:  # x (W_0 + sum_i x_i^T D_i) for the window's earlier minibatches i
+                gram = torch.mm(xb, xw[:a].T, out=work.get("gram", (m, a), x))  # (B, a)
+                pj = torch.addmm(proj[a:b], gram, pending[:a], out=work.get("proj_c", (m, n1), x))
+            else:
+                pj = proj[a:b]
+            free = ep_step(net, relax, xb, tT, s0T, beta=cfg.beta, estimator=cfg.estimator,
+                           nudged_steps=cfg.nudged_steps, rates=rates, generator=state.generator, work=work,
+                           projection=pj, w0_delta=pending[a:b])
         torch.argmax(free[out], 0, out=pred[rows])
         if p_perm is not None:
             p_perm[rows].copy_(free.T)
@@ -632,9 +671,22 @@ def state_from_checkpoint(ckpt: Checkpoint, cfg: ClassificationConfig, split: Sp
     return state
 
 
+DEVICE_SEED_OFFSET = 7919
+"""The crossbars' generator is seeded with seed + this: apart from the rule's stream, so that
+``--device ideal`` leaves every random stream of the run as it is without devices."""
+
+
+def device_summary(crossbar: CrossbarConfig, crossbars: dict[str, Crossbar]) -> dict[str, Any]:
+    """JSON-ready description of an in situ run: the device, the encoding and the counters."""
+    from ..devices.toml import device_to_dict
+
+    return {"model": device_to_dict(crossbar.device), "w_max": crossbar.w_max, "signed": crossbar.signed,
+            "pairing": crossbar.pairing, "scheme": crossbar.scheme, **run_counters(crossbars)}
+
+
 def run_ep(cfg: ClassificationConfig, split: Split, *, progress: Progress | None = None,
            checkpoint: str | Path | None = None, resume: bool = False,
-           stop_after: int | None = None) -> EPState:
+           stop_after: int | None = None, crossbar: CrossbarConfig | None = None) -> EPState:
     """Train by EP for ``cfg.ep.epochs`` epochs, evaluating and checkpointing after each.
 
     Args:
@@ -645,14 +697,30 @@ def run_ep(cfg: ClassificationConfig, split: Split, *, progress: Progress | None
         resume: continue from ``checkpoint`` (same config apart from the number of epochs); the
             continued run gives the same numbers as an uninterrupted one.
         stop_after: stop after this epoch (as if interrupted; for tests).
+        crossbar: train in situ: the weights W_k on crossbars of this config (biases digital),
+            built from the initial weights with a generator seeded by ``cfg.ep.seed +
+            DEVICE_SEED_OFFSET``; the crossbars are read before every evaluation. Checkpoints do
+            not hold the devices' state, so ``resume`` is refused and none is written.
     """
     t_start = time.perf_counter()
+    if crossbar is not None:
+        if resume:
+            raise ConfigError("resume is not supported with a device (checkpoints do not hold the "
+                              "crossbars' state); rerun without --resume")
+        checkpoint = None
     if resume:
         if checkpoint is None:
             raise ConfigError("resume=True needs a checkpoint path")
         state = state_from_checkpoint(load_checkpoint(checkpoint), cfg, split, Path(checkpoint))
     else:
         state = init_state(cfg.ep, split.y_train.numel(), split.x_train.shape[1], split.n_classes)
+    if crossbar is not None:
+        names = [f"W{k}" for k in range(len(state.network.weights))]
+        state.crossbars = crossbars_for(state.network, crossbar, names=names, symmetric=False,
+                                        generator=torch.Generator().manual_seed(cfg.ep.seed + DEVICE_SEED_OFFSET))
+        if crossbar.ideal:  # the ideal device holds the weights themselves: the exact in-place
+            for name, xb in state.crossbars.items():  # updates of train_epoch are its writes
+                xb.register_buffer("w", state.network.parameters[name])
     ep = cfg.ep
     n_batches = (split.y_train.numel() + ep.batch_size - 1) // ep.batch_size
     remaining = max(ep.epochs - state.epoch, 0)
@@ -660,8 +728,11 @@ def run_ep(cfg: ClassificationConfig, split: Split, *, progress: Progress | None
         sizes = "-".join(map(str, state.network.sizes))
         progress.start(f"EP {sizes} ({remaining} epochs)", remaining * n_batches)
     while state.epoch < ep.epochs:  # loop over epochs
-        info = train_epoch(state, ep, split.x_train, split.y_train, split.n_classes, progress=progress)
+        info = train_epoch(state, ep, split.x_train, split.y_train, split.n_classes, progress=progress,
+                           crossbars=state.crossbars)
         t0 = time.perf_counter()
+        if state.crossbars is not None:  # a fresh read (read noise) for the evaluation
+            read_weights(state.network, state.crossbars)
         record = {"epoch": state.epoch, **evaluate_epoch(state.network, cfg, split, state.epoch),
                   "train_error_running": info["train_error_running"],
                   "alphas": info["alphas"], "seconds": info["seconds"],
@@ -729,8 +800,13 @@ def run_backprop(bp: BackpropConfig, hidden: tuple[int, ...], split: Split, *,
 
 
 def run(cfg: ClassificationConfig, *, progress: Progress | None = None, checkpoint: str | Path | None = None,
-        resume: bool = False, split: Split | None = None) -> dict[str, Any]:
+        resume: bool = False, split: Split | None = None,
+        crossbar: CrossbarConfig | None = None) -> dict[str, Any]:
     """EP training with per-epoch evaluation, then the backprop reference; a JSON-ready result.
+
+    With ``crossbar``, EP trains in situ (see :func:`run_ep`) and the result gains ``"device"``:
+    the device, the encoding and the run's programming counters (pulses, events, energy_j, ...).
+    The backprop reference stays exact.
 
     Returns:
         ``{"config", "data", "epochs": [{"epoch", "train_error_100", "test_error_100",
@@ -741,7 +817,7 @@ def run(cfg: ClassificationConfig, *, progress: Progress | None = None, checkpoi
     t0 = time.perf_counter()
     split = load_split(cfg.data) if split is None else split
     t_ep = time.perf_counter()
-    state = run_ep(cfg, split, progress=progress, checkpoint=checkpoint, resume=resume)
+    state = run_ep(cfg, split, progress=progress, checkpoint=checkpoint, resume=resume, crossbar=crossbar)
     t_ep = time.perf_counter() - t_ep
     bp = None
     if cfg.backprop is not None:
@@ -749,8 +825,11 @@ def run(cfg: ClassificationConfig, *, progress: Progress | None = None, checkpoi
     # This call's wall time, with its EP part replaced by the EP time of every invocation
     # (the same as the wall time unless resumed).
     seconds = time.perf_counter() - t0 - t_ep + state.elapsed
-    return {"config": cfg.to_dict(), "data": split.describe(), "epochs": state.history,
-            "backprop_reference": bp, "seconds": seconds, "threads": torch.get_num_threads()}
+    result = {"config": cfg.to_dict(), "data": split.describe(), "epochs": state.history,
+              "backprop_reference": bp, "seconds": seconds, "threads": torch.get_num_threads()}
+    if crossbar is not None:
+        result["device"] = device_summary(crossbar, state.crossbars)
+    return result
 
 
 def csv_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
@@ -793,6 +872,7 @@ def fig5_config(*, quick: bool = False, seed: int = 0, epochs: int | None = None
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=int, default=None,
                         help=f"EP epochs (default {FIG5_EPOCHS}, Scellier & Bengio's; {FIG5_QUICK_EPOCHS} with --quick)")
+    add_device_options(parser)
 
 
 def reproduce(args: argparse.Namespace, out: Path, progress: Progress):
@@ -800,7 +880,8 @@ def reproduce(args: argparse.Namespace, out: Path, progress: Progress):
     from .report import Claim, Section
 
     cfg = fig5_config(quick=args.quick, seed=args.seed, epochs=getattr(args, "epochs", None))
-    result = run(cfg, progress=progress)
+    xcfg = crossbar_config(args)
+    result = run(cfg, progress=progress, crossbar=xcfg)
     write_json(out / "fig5.json", result)
     write_csv(out / "fig5.csv", csv_rows(result))
     plots: tuple[str, ...] = ()
@@ -825,6 +906,11 @@ def reproduce(args: argparse.Namespace, out: Path, progress: Progress):
         f"all {d['n_test']} held-out digits (epoch 1: {first['test_error']:.4f}); "
         f"EP training {sum(e['seconds'] for e in result['epochs']):.1f} s"
     )
+    if xcfg is not None:
+        dev = result["device"]
+        cmd += f" --device {args.device}"
+        measured += (f"; in situ on {args.device} (w_max {xcfg.w_max}, {xcfg.signed}, {xcfg.scheme} "
+                     f"rounding): {dev['pulses']} pulses, {dev['energy_j']:.3g} J")
     claims = [Claim(
         study="classification",
         claim="Figure 5: EP alone trains the 784-500-5 layered network (digits 0-4, 600 training "
@@ -903,6 +989,7 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="runs/classify", help="output directory (default runs/classify)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_device_options(p)
 
 
 def train_config(args: argparse.Namespace) -> ClassificationConfig:
@@ -931,7 +1018,8 @@ def train(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     progress = Progress(enabled=not args.quiet)
-    result = run(cfg, progress=progress, checkpoint=out / "checkpoint.pt", resume=args.resume)
+    result = run(cfg, progress=progress, checkpoint=out / "checkpoint.pt", resume=args.resume,
+                 crossbar=crossbar_config(args))
     write_json(out / "classify.json", result)
     write_csv(out / "classify.csv", csv_rows(result))
     try:
@@ -948,6 +1036,9 @@ def train(args: argparse.Namespace) -> int:
             f"({result['data']['n_test']} digits), training error {last['train_error']:.4f}")
     if bp is not None:
         line += f"; backprop reference: held-out error {bp['test_error']:.4f}"
+    if "device" in result:
+        dev = result["device"]
+        line += f"; in situ on {args.device}: {dev['pulses']} pulses, {dev['energy_j']:.3g} J"
     print(line + f"; {result['seconds']:.1f} s; wrote {out / 'classify.json'}")
     return 0
 

@@ -1,0 +1,138 @@
+"""The device study (memprop reproduce devices): design, in situ reconstruction training, files,
+report section, sweep task and CLI registration."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from argparse import Namespace
+from pathlib import Path
+
+import pytest
+import torch
+
+from memprop import cli
+from memprop.crossbar import CrossbarConfig
+from memprop.experiments import devices as D
+from memprop.experiments.io import Progress
+from memprop.networks import full_mask
+
+TINY = {"presets": ("epiram",), "states": (4,), "c2c": (0.03,), "d2d": (0.3,), "stuck": (0.05,),
+        "epochs": 2, "samples": 2, "rbp_factors": "states", "classification_states": (4,)}
+
+
+def _patterns(P=3, N=12, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randint(0, 2, (P, N), generator=g).to(torch.float64) * 2 - 1
+
+
+def _w0(N=12, seed=1):
+    g = torch.Generator().manual_seed(seed)
+    W = (torch.rand(N, N, generator=g, dtype=torch.float64) - 0.5) * 0.2
+    return ((W + W.T) / 2) * full_mask(N)
+
+
+def test_design_covers_every_factor():
+    pts = D.design(D.FULL, 1.0, pairing=True, states=D.FULL["states"])
+    factors = {p.factor for p in pts}
+    assert factors == {"reference", "preset", "states", "c2c", "d2d", "stuck", "pairing"}
+    states = [p for p in pts if p.factor == "states"]
+    assert sorted({p.value for p in states}) == [2, 4, 8, 16, 32, 64, 128, 256, 512, 1024]
+    assert {p.crossbar.scheme for p in states} == {"deterministic", "stochastic"}
+    assert all(p.crossbar.device.n_states == p.value for p in states)
+    assert [p.value for p in pts if p.factor == "preset"] == list(D.PRESETS)
+    assert not any(p.factor == "pairing" for p in D.design(D.FULL, 0.5, pairing=False, states=(4,)))
+
+
+@pytest.mark.parametrize("rule", ["ep", "rbp"])
+def test_in_situ_training_on_ideal_devices_is_the_exact_online_training(rule):
+    from memprop.experiments.reconstruction_train import TrainConfig, train
+
+    pats, W0, mask = _patterns(), _w0(), full_mask(12)
+    eta = 0.05
+    ref = train(pats, W0[None], mask, rule=rule, etas=torch.full((1,), eta), cfg=TrainConfig(epochs=3),
+                generator=torch.Generator().manual_seed(3))
+    W, counters = D.train_in_situ(pats, W0, mask, rule=rule, eta=eta, epochs=3,
+                                  crossbars=[CrossbarConfig(), CrossbarConfig()],
+                                  generator=torch.Generator().manual_seed(3), device_seed=0)
+    # float32 results of float64 training; eta * grad subtracted in one or two roundings
+    assert torch.allclose(W[0], ref.W[0].float(), atol=1e-6, rtol=0)
+    assert counters[0]["pulses"] == 0 and counters[0]["energy_j"] == 0.0
+
+
+def test_in_situ_training_on_a_device_counts_pulses_and_keeps_symmetry():
+    pats, W0, mask = _patterns(), _w0(), full_mask(12)
+    dev = D.base_device(states=64, c2c=0.01)
+    cfgs = [CrossbarConfig(device=dev, pairing="one"), CrossbarConfig(device=dev, pairing="two")]
+    W, counters = D.train_in_situ(pats, W0, mask, rule="ep", eta=0.05, epochs=2, crossbars=cfgs,
+                                  generator=torch.Generator().manual_seed(3), device_seed=0)
+    assert torch.equal(W[0], W[0].T)  # one device pair per neuron pair: symmetry exact
+    assert not torch.equal(W[1], W[1].T)  # two: w_ij and w_ji drift apart under noise
+    assert all(c["pulses"] > 0 and c["energy_j"] > 0 for c in counters)
+    assert float(W.abs().max()) <= 1.0 + 1e-6  # within w_max
+    assert torch.all(W.diagonal(dim1=-2, dim2=-1) == 0)  # no self-connections
+
+
+def _tiny_study(monkeypatch):
+    from memprop.experiments import classification as Cl
+
+    def tiny_classification(*, quick, seed, epochs=None):
+        ep = Cl.EPConfig(hidden=(8,), epochs=1, eval_steps=5, seed=seed)
+        return Cl.ClassificationConfig(data=Cl.DataConfig(per_class=8, split_seed=seed), ep=ep,
+                                       backprop=None, eval_sample=10)
+
+    monkeypatch.setattr(D, "QUICK", TINY)
+    monkeypatch.setattr(D, "ROUNDING_STATES", 4)
+    monkeypatch.setattr(D, "classification_config", tiny_classification)
+
+
+@pytest.mark.filterwarnings("ignore:.*exceed w_max")  # the tiny net's Glorot W1 reaches 0.66
+def test_reproduce_writes_files_and_section(tmp_path, monkeypatch):
+    _tiny_study(monkeypatch)
+    args = Namespace(quick=True, seed=0, rules=["ep", "rbp"])
+    section = D.reproduce(args, tmp_path, Progress(enabled=False))
+    result = json.loads((tmp_path / "devices.json").read_text())
+    assert set(result) == {"config", "points", "seconds"}
+    pts = result["points"]
+    keys = {"study", "rule", "factor", "value", "metric", "result", "pulses", "energy_j"}
+    assert all(keys <= set(p) for p in pts)
+    assert {p["study"] for p in pts} == {"reconstruction", "classification"}
+    assert {p["metric"] for p in pts if p["study"] == "classification"} == {"test_error"}
+    assert {p["factor"] for p in pts if p["rule"] == "ep" and p["study"] == "reconstruction"} == {
+        "reference", "preset", "states", "rounding", "c2c", "d2d", "stuck", "pairing"}
+    assert {p["factor"] for p in pts if p["rule"] == "rbp"} == {"reference", "states", "rounding"}
+    ideal = [p for p in pts if p["factor"] == "reference"]
+    assert all(p["pulses"] == 0 and p["energy_j"] == 0 for p in ideal)
+    assert all(p["pulses"] > 0 for p in pts if p["factor"] == "preset")
+    assert (tmp_path / "devices.csv").read_text().startswith("study,")
+    assert (tmp_path / "devices.png").stat().st_size > 1000
+    assert section.study == "devices" and section.claims
+
+
+def test_sweep_task_and_example_spec(monkeypatch):
+    from memprop.sweeps.spec import load_spec
+
+    spec = load_spec(Path(__file__).parents[1] / "examples" / "device_sweep.toml")
+    assert spec.study == "devices"
+    metrics = D.sweep_task({"task": "reconstruction", "rule": "ep", "device": "exponential",
+                            "nonlinearity": 2.4, "states": 32, "rounding": "stochastic", "epochs": 1,
+                            "samples_per_class": 2, "p": 0.1, "pairs": "one"}, seed=0)
+    assert set(metrics) == {"accuracy", "pulses", "energy_j", "seconds"} and metrics["pulses"] > 0
+
+
+def test_devices_study_is_registered():
+    assert cli.STUDIES["devices"] == "memprop.experiments.devices"
+    args = cli.build_parser().parse_args(["reproduce", "devices", "--quick", "--rules", "ep"])
+    assert args.study == "devices" and args.rules == ["ep"]
+
+
+@pytest.mark.slow
+def test_reproduce_devices_quick_within_120_s(tmp_path):
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "memprop.cli", "reproduce", "devices", "--quick",
+                           "--out", str(tmp_path), "--quiet"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert time.perf_counter() - t0 <= 120
+    assert (tmp_path / "devices.json").is_file() and (tmp_path / "devices.png").is_file()
