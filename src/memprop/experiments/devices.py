@@ -46,12 +46,11 @@ from typing import Any
 
 import torch
 
-from ..crossbar import Crossbar, CrossbarConfig
+from ..crossbar import CrossbarConfig
 from ..devices import ConstantStepDevice, ExpStepDevice, IdealDevice, NonIdeal
 from ..devices.base import AbstractDevice, pulse_energy
 from ..devices.presets import PRESETS, resolve_device
 from ..errors import ConfigError
-from ..learning import EquilibriumPropagation, RecurrentBackprop
 from ..networks import AdditiveNetwork, EnergyNetwork, full_mask
 from .io import Progress, write_csv, write_json
 
@@ -158,10 +157,11 @@ def train_in_situ(patterns: torch.Tensor, W0: torch.Tensor, mask: torch.Tensor, 
                   device_seed: int, progress: Progress | None = None) -> tuple[torch.Tensor, list[dict]]:
     """Train C = len(crossbars) copies of W0 online (Table 1's protocol), each on its crossbar.
 
-    The reconstruction study's online loop (:func:`memprop.experiments.reconstruction_train.train`:
-    every pattern in a fixed order as the input, one estimate, one update) with the update
-    ``-eta grad`` of configuration c programmed into crossbar c and the weights then read back.
-    One estimate serves all C configurations (a (C, N, N) stack).
+    The reconstruction study's online loop (:func:`memprop.experiments.reconstruction_train.train`,
+    which holds the crossbar logic: every pattern in a fixed order as the input, one estimate, one
+    update) with the update ``-eta grad`` of configuration c programmed into crossbar c and the
+    weights then read back; an ideal configuration trains exactly as without devices. One
+    estimate serves all C configurations (a (C, N, N) stack).
 
     Args:
         patterns: (P, N) +-1 patterns.
@@ -175,48 +175,20 @@ def train_in_situ(patterns: torch.Tensor, W0: torch.Tensor, mask: torch.Tensor, 
     Returns:
         The final (C, N, N) weights (float32) and each crossbar's counters.
     """
-    from .reconstruction_train import SmallBatchEuler, TrainConfig
+    from .reconstruction_train import TrainConfig, train
 
     # EP: one configuration whose relaxation does not converge (weights on very few states) would
     # hold the whole stack for TrainConfig's 20,000-step safety limit on every pattern: stop at
     # EP_MAX_STEPS (the ideal networks converge in about 30 to 100 steps) and use the state
     # reached. RBP keeps the study's limit (its side relaxation converges more slowly; a stall on
     # few states has not been measured there).
-    tc = TrainConfig(max_steps=EP_MAX_STEPS) if rule == "ep" else TrainConfig()
-    dtype = torch.float64
-    xi = patterns.to(dtype)
-    P, N = xi.shape
-    C = len(crossbars)
-    xbars = [Crossbar(W0.to(dtype), cfg, mask=mask, symmetric=True,
-                      generator=torch.Generator().manual_seed(_seed(device_seed, c)))
-             for c, cfg in enumerate(crossbars)]
-    W = torch.stack([xb.read() for xb in xbars])  # (C, N, N): the hardware's initial weights
-    if rule == "ep":
-        solver = SmallBatchEuler(dt=tc.dt_ep, tol=tc.tol, max_steps=tc.max_steps)
-        learner = EquilibriumPropagation(beta=tc.beta, estimator=tc.estimator, solver=solver, throw=False)
-        net = EnergyNetwork(W.clone(), mask=full_mask(N))
-    else:
-        solver = SmallBatchEuler(dt=tc.dt_rbp, tol=tc.tol, max_steps=tc.max_steps)
-        learner = RecurrentBackprop(solver=solver, side_solver=solver, y0=tc.y0, throw=False)
-        net = AdditiveNetwork(W.clone(), mask=full_mask(N))
-    Wn = net.W  # written in place: two devices per pair make it asymmetric, as the hardware is
-    Wn.copy_(W)
-    m = mask.to(dtype)
-    if progress is not None:
-        progress.start(f"{rule} in situ ({C} devices)", epochs)
-    for _ in range(epochs):  # loop over epochs
-        for mu in range(P):  # online: sequential over patterns, by definition of the protocol
-            T = xi[mu].expand(C, 1, N)  # (C, 1, N)
-            grad = learner.estimate(net, T, T, generator=generator).grads["W"] * m  # (C, N, N)
-            grad = grad.nan_to_num(0.0)
-            for c, xb in enumerate(xbars):  # loop over device configurations (not synapses)
-                xb.apply_gradient(grad[c], eta)
-                Wn[c].copy_(xb.read())
-        if progress is not None:
-            progress.update(1)
-    if progress is not None:
-        progress.finish()
-    return Wn.to(torch.float32), [xb.counters() for xb in xbars]
+    tc = TrainConfig(max_steps=EP_MAX_STEPS, epochs=epochs) if rule == "ep" else TrainConfig(epochs=epochs)
+    C, N = len(crossbars), W0.shape[-1]
+    tr = train(patterns, W0.to(torch.float64).expand(C, N, N), mask, rule=rule,
+               etas=torch.full((C,), float(eta), dtype=torch.float64), cfg=tc, generator=generator,
+               progress=progress, stage=f"{rule} in situ ({C} devices)", crossbar=crossbars,
+               device_seeds=[_seed(device_seed, c) for c in range(C)])
+    return tr.W.to(torch.float32), tr.counters or []
 
 
 def reconstruction_points(points: list[Point], rule: str, *, epochs: int, samples: int, p: float,

@@ -42,7 +42,9 @@ from typing import Any
 import torch
 
 from .._validate import in_range, positive, positive_int
+from ..crossbar import CrossbarConfig
 from ..data import PatternSet, corrupt, default_patterns, load_patterns
+from ..devices.cli import add_device_options, crossbar_config
 from ..errors import ConfigError
 from ..networks import (
     AdditiveNetwork,
@@ -55,10 +57,12 @@ from ..networks import (
 from ..solvers import EulerSolver, relax
 from .io import Progress, write_csv, write_json
 from .reconstruction_train import (
+    DEVICE_SEED_OFFSET,
     PROTOCOLS,
     TRAINING_INPUTS,
     RecallConfig,
     TrainConfig,
+    program_stored,
     recall,
     store,
     train,
@@ -317,6 +321,10 @@ class Trained:
     snapshots: dict[Row, dict[int, torch.Tensor]]
     history: dict[Row, dict[str, list[float]]]
     seconds: dict[str, float]
+    crossbar: CrossbarConfig | None = None
+    """In situ: the device config every configuration trained on (None: exact weights)."""
+    counters: dict[Row, dict] = field(default_factory=dict)
+    """In situ: each configuration's crossbar counters (pulses, energy_j, ...)."""
 
     def rows(self, variant: str | None = None, *, K: int | None = None, seed: int | None = None) -> list[Row]:
         return [r for r in self.W if (variant is None or r.variant == variant)
@@ -368,9 +376,16 @@ def initial_weights(cfg: ReconstructionConfig, n: int, seed: int) -> torch.Tenso
     return init_symmetric(n, scale=cfg.training.init_scale, generator=g, dtype=torch.float64)
 
 
+def _device_seed(cfg: ReconstructionConfig, *tags: object) -> int:
+    """Seed of one crossbar's generator: from seed + DEVICE_SEED_OFFSET, apart from every stream
+    of the device-free run, so that ``--device ideal`` leaves them as they are."""
+    return _seed(cfg.seed + DEVICE_SEED_OFFSET, "device", *tags)
+
+
 def _train_stack(rule: str, rows: list[Row], patterns: torch.Tensor, cfg: ReconstructionConfig,
-                 progress: Progress | None = None) -> dict[str, Any]:
-    """Train one stack of configurations of one rule (a worker task)."""
+                 progress: Progress | None = None, crossbar: CrossbarConfig | None = None) -> dict[str, Any]:
+    """Train one stack of configurations of one rule (a worker task); ``crossbar``: in situ, one
+    crossbar per configuration (see :func:`~memprop.experiments.reconstruction_train.train`)."""
     n = patterns.shape[1]
     W0 = torch.stack([initial_weights(cfg, n, r.seed) for r in rows])
     masks = torch.stack([band_mask(n, r.K) for r in rows])
@@ -380,31 +395,36 @@ def _train_stack(rule: str, rows: list[Row], patterns: torch.Tensor, cfg: Recons
     row_seeds = [_seed(cfg.seed, "v0", r.key) for r in rows]
     tr = train(patterns, W0, masks, rule=rule, etas=etas, cfg=cfg.training, generator=g,
                snapshot_epochs=cfg.snapshot_epochs(), snapshot_rows=snap_rows, progress=progress,
-               stage=f"train {rule} ({len(rows)} configurations)", row_seeds=row_seeds)
+               stage=f"train {rule} ({len(rows)} configurations)", row_seeds=row_seeds,
+               crossbar=crossbar, device_seeds=[_device_seed(cfg, r.key) for r in rows])
     return {"W": tr.W.to(torch.float32), "snapshots": tr.snapshots, "snap_rows": snap_rows,
-            "history": {k: v for k, v in tr.history.items()}, "seconds": tr.seconds}
+            "history": {k: v for k, v in tr.history.items()}, "seconds": tr.seconds,
+            "counters": tr.counters}
 
 
 def train_all(cfg: ReconstructionConfig, patterns: PatternSet, rows: list[Row], *,
-              progress: Progress | None = None) -> Trained:
+              progress: Progress | None = None, crossbar: CrossbarConfig | None = None) -> Trained:
     """Train every row: one stacked (C, N, N) task per rule (EP; every RBP variant and learning
-    rate together), the two in parallel with ``cfg.workers > 1``."""
+    rate together), the two in parallel with ``cfg.workers > 1``; ``crossbar``: in situ, every
+    row on its own crossbar of this config (the ideal device: the device-free numbers)."""
     groups: dict[str, list[Row]] = {}
     for r in rows:
         groups.setdefault(r.rule, []).append(r)
     names = list(groups)
     x = patterns.patterns
     if cfg.workers <= 1:
-        results = [_train_stack(g, groups[g], x, cfg, progress) for g in names]
+        results = [_train_stack(g, groups[g], x, cfg, progress, crossbar) for g in names]
     else:
-        tasks = [(g, groups[g], x, cfg) for g in names]
+        tasks = [(g, groups[g], x, cfg, None, crossbar) for g in names]
         results = _pmap(_train_stack, tasks, workers=cfg.workers, progress=progress,
                         stage=f"train {', '.join(names)} (parallel)")
-    out = Trained(W={}, snapshots={}, history={}, seconds={})
+    out = Trained(W={}, snapshots={}, history={}, seconds={}, crossbar=crossbar)
     for g, res in zip(names, results):
         out.seconds[g] = res["seconds"]
         for i, r in enumerate(groups[g]):
             out.W[r] = res["W"][i]
+            if res["counters"] is not None:
+                out.counters[r] = res["counters"][i]
             out.history[r] = {k: v[i].tolist() for k, v in res["history"].items()}
         for j, i in enumerate(res["snap_rows"]):
             out.snapshots[groups[g][i]] = {e: w[j] for e, w in res["snapshots"].items()}
@@ -486,10 +506,50 @@ def _evaluate(jobs: list[_Job], patterns: torch.Tensor, cfg: ReconstructionConfi
     return out
 
 
-def _stored_weights(patterns: torch.Tensor, Ks: Sequence[int]) -> dict[str, torch.Tensor]:
+def _stored_weights(patterns: torch.Tensor, Ks: Sequence[int], *, crossbar: CrossbarConfig | None = None,
+                    seed: int = 0, counters: dict[str, list[dict]] | None = None) -> dict[str, torch.Tensor]:
+    """Hebbian and Storkey weights (C = len(Ks), N, N); with ``crossbar``, written into crossbars
+    (:func:`~memprop.experiments.reconstruction_train.program_stored`, generators seeded from
+    ``seed`` apart from the run's streams), each rule's counters then in ``counters[rule]``."""
     n = patterns.shape[1]
     masks = torch.stack([band_mask(n, k) for k in Ks])
-    return {rule: store(patterns, masks, rule=rule) for rule in ("hebbian", "storkey")}
+    out = {rule: store(patterns, masks, rule=rule) for rule in ("hebbian", "storkey")}
+    if crossbar is None:
+        return out
+    for rule, W in out.items():
+        seeds = [_seed(seed + DEVICE_SEED_OFFSET, "device", rule, k) for k in Ks]
+        out[rule], c = program_stored(W, masks, crossbar, device_seeds=seeds)
+        if counters is not None:
+            counters[rule] = c
+    return out
+
+
+def _sum_counters(counters: Sequence[dict]) -> dict[str, Any]:
+    """Totals over crossbars (as :func:`memprop.crossbar.run_counters`)."""
+    out: dict[str, Any] = {"updates": 0, "pulses": 0, "events": 0, "energy_j": 0.0, "devices": 0}
+    for c in counters:
+        out["updates"] = max(out["updates"], int(c["updates"]))
+        for key in ("pulses", "events", "devices"):
+            out[key] += int(c[key])
+        out["energy_j"] += float(c["energy_j"])
+    return out
+
+
+def device_entry(trained: Trained, stored: dict[str, list[dict]], rows: dict[str, list[Row]]) -> dict[str, Any]:
+    """JSON-ready description of an in situ run: the device, the encoding, the programming
+    counters of the whole run's training (``training``) and of each rule's networks here
+    (``rules``: trained variants and stored rules)."""
+    from ..devices.toml import device_to_dict
+
+    xc = trained.crossbar
+    assert xc is not None
+    per_rule = {rule: _sum_counters(c) for rule, c in stored.items()}
+    for v, rs in rows.items():
+        per_rule[v] = _sum_counters([trained.counters[r] for r in rs if r in trained.counters])
+    total = _sum_counters(list(trained.counters.values()))
+    return {"model": device_to_dict(xc.device), "ideal": xc.ideal, "w_max": xc.w_max, "signed": xc.signed,
+            "pairing": xc.pairing, "scheme": xc.scheme, "pulses": total["pulses"], "energy_j": total["energy_j"],
+            "training": total, "rules": per_rule}
 
 
 def _summary(rcfg: RecallConfig) -> dict[str, Any]:
@@ -511,11 +571,12 @@ def _need_patterns(cfg: ReconstructionConfig, patterns: PatternSet | None) -> Pa
     return patterns if patterns is not None else load_pattern_set(cfg.patterns)
 
 
-def _need_trained(cfg, ps, trained, *, fig2=False, k0_seeds=True, sweep=False, progress=None) -> Trained:
+def _need_trained(cfg, ps, trained, *, fig2=False, k0_seeds=True, sweep=False, progress=None,
+                  crossbar=None) -> Trained:
     if trained is not None:
         return trained
     rows = plan_rows(cfg, ps.n, fig2=fig2, k0_seeds=k0_seeds, sweep=sweep)
-    return train_all(cfg, ps, rows, progress=progress)
+    return train_all(cfg, ps, rows, progress=progress, crossbar=crossbar)
 
 
 # --------------------------------------------------------------------------------------------
@@ -523,15 +584,21 @@ def _need_trained(cfg, ps, trained, *, fig2=False, k0_seeds=True, sweep=False, p
 
 
 def table1(cfg: ReconstructionConfig, *, patterns: PatternSet | None = None, trained: Trained | None = None,
-           progress: Progress | None = None) -> dict[str, Any]:
+           progress: Progress | None = None, crossbar: CrossbarConfig | None = None) -> dict[str, Any]:
     """Table 1: accuracy per class of hebbian, storkey, rbp, rbp_paper and ep at p = cfg.p, full
-    connectivity, ``samples_table1`` corrupted patterns per class (mean over ``seeds``)."""
+    connectivity, ``samples_table1`` corrupted patterns per class (mean over ``seeds``).
+
+    In situ (``crossbar``, or ``trained.crossbar`` when given trained weights): every network on
+    crossbars (stored rules written into them), and the result gains ``"device"``
+    (:func:`device_entry`: the device, pulses and energy)."""
     t0 = time.perf_counter()
     ps, config = _context(cfg, _need_patterns(cfg, patterns))
-    trained = _need_trained(cfg, ps, trained, progress=progress)
+    trained = _need_trained(cfg, ps, trained, progress=progress, crossbar=crossbar)
     x = ps.patterns
     seed = _seed(cfg.seed, "table1", cfg.p)
-    jobs = [_Job(rule, (rule,), W, cfg.p, cfg.samples_table1, seed) for rule, W in _stored_weights(x, [0]).items()]
+    stored_counters: dict[str, list[dict]] = {}
+    stored = _stored_weights(x, [0], crossbar=trained.crossbar, seed=cfg.seed, counters=stored_counters)
+    jobs = [_Job(rule, (rule,), W, cfg.p, cfg.samples_table1, seed) for rule, W in stored.items()]
     for v in VARIANTS:
         rows = [trained.one(v, 0, s) for s in range(cfg.seeds)]
         jobs.append(_Job(RULE_OF[v], tuple((v, s) for s in range(cfg.seeds)),
@@ -547,7 +614,7 @@ def table1(cfg: ReconstructionConfig, *, patterns: PatternSet | None = None, tra
         per_seed[v] = [r["mean"] for r in seeds]
         conv[v] = sum(r["converged"] for r in seeds) / len(seeds)
     order = [*TABLE1_RULES, "rbp_paper"]
-    return {
+    out = {
         "config": config,
         "classes": list(ps.names),
         "accuracy": {k: accuracy[k] for k in order},
@@ -558,6 +625,12 @@ def table1(cfg: ReconstructionConfig, *, patterns: PatternSet | None = None, tra
         "p": cfg.p,
         "seconds": time.perf_counter() - t0,
     }
+    if trained.crossbar is not None:
+        rows = {v: [trained.one(v, 0, s) for s in range(cfg.seeds)] for v in VARIANTS}
+        out["device"] = device_entry(trained, stored_counters, rows)
+        out["config"]["device"] = {k: v for k, v in out["device"].items()
+                                   if k not in ("training", "rules", "pulses", "energy_j")}
+    return out
 
 
 def fig2(cfg: ReconstructionConfig, *, patterns: PatternSet | None = None, trained: Trained | None = None,
@@ -570,7 +643,7 @@ def fig2(cfg: ReconstructionConfig, *, patterns: PatternSet | None = None, train
     trained = _need_trained(cfg, ps, trained, fig2=True, k0_seeds=False, progress=progress)
     x, n = ps.patterns, ps.n
     Ks = cfg.k_grid(n)
-    stored = _stored_weights(x, Ks)
+    stored = _stored_weights(x, Ks, crossbar=trained.crossbar, seed=cfg.seed)
     jobs = []
     for p in cfg.p_fig2:
         seed = _seed(cfg.seed, "fig2", p)
@@ -637,7 +710,7 @@ def fig4(cfg: ReconstructionConfig, *, patterns: PatternSet | None = None, train
     corrupted = corrupt(orig, cfg.p, generator=g)
     rows: dict[str, Any] = {"corrupted": corrupted}
     correct: dict[str, list[bool]] = {}
-    stored = _stored_weights(x, [0])
+    stored = _stored_weights(x, [0], crossbar=trained.crossbar, seed=cfg.seed)
     kinds = [("hebbian", "hebbian", stored["hebbian"]), ("storkey", "storkey", stored["storkey"])]
     kinds += [(v, RULE_OF[v], trained.W[trained.one(v, 0, 0)][None]) for v in ("rbp", "ep", "rbp_paper")]
     for name, kind, W in kinds:
@@ -983,6 +1056,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=None,
                         help="worker processes for training stacks and evaluations (default 1: all in this "
                              "process)")
+    add_device_options(parser)
 
 
 def config_from_args(args: argparse.Namespace) -> ReconstructionConfig:
@@ -1003,8 +1077,12 @@ def config_from_args(args: argparse.Namespace) -> ReconstructionConfig:
     return ReconstructionConfig(**kw)
 
 
-def run(cfg: ReconstructionConfig, out: Path, *, progress: Progress | None = None) -> dict[str, dict[str, Any]]:
-    """Train once, run every experiment, write ``out/{fig1..fig4,table1,rbp}.{json,csv,png}``."""
+def run(cfg: ReconstructionConfig, out: Path, *, progress: Progress | None = None,
+        crossbar: CrossbarConfig | None = None) -> dict[str, dict[str, Any]]:
+    """Train once, run every experiment, write ``out/{fig1..fig4,table1,rbp}.{json,csv,png}``.
+
+    ``crossbar``: in situ, every trained and stored network on crossbars of this config (the
+    ideal device gives the device-free numbers exactly); table1.json then has ``"device"``."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
@@ -1012,7 +1090,7 @@ def run(cfg: ReconstructionConfig, out: Path, *, progress: Progress | None = Non
     cfg.k_grid(ps.n)  # fail early on a K grid that does not fit the pattern size
     rows = plan_rows(cfg, ps.n, fig2=True, k0_seeds=True, sweep=True)
     t = time.perf_counter()
-    trained = train_all(cfg, ps, rows, progress=progress)
+    trained = train_all(cfg, ps, rows, progress=progress, crossbar=crossbar)
     wall = {"training": time.perf_counter() - t}
     results = {"fig1": fig1(cfg, patterns=ps)}
     for name, fn in (("table1", table1), ("fig2", fig2), ("fig3", fig3), ("fig4", fig4), ("rbp", rbp_diagnosis)):
@@ -1049,7 +1127,8 @@ def reproduce(args: argparse.Namespace, out: Path, progress: Progress):
     from .report import Section
 
     cfg = config_from_args(args)
-    results = run(cfg, out, progress=progress)
+    xcfg = crossbar_config(args)
+    results = run(cfg, out, progress=progress, crossbar=xcfg)
     argv = ["memprop reproduce reconstruction"]
     if args.quick:
         argv.append("--quick")
@@ -1062,6 +1141,9 @@ def reproduce(args: argparse.Namespace, out: Path, progress: Progress):
         argv.append(f"--protocol {args.protocol}")
     if args.training_input != "clean":
         argv.append(f"--training-input {args.training_input} --training-p {args.training_p}")
+    if xcfg is not None:
+        argv.append(f"--device {args.device} --w-max {xcfg.w_max:g} --signed {xcfg.signed} "
+                    f"--pairing {xcfg.pairing} --scheme {xcfg.scheme}")
     command = " ".join(argv)
     t1, f2, f3, diag = results["table1"], results["fig2"], results["fig3"], results["rbp"]
     tm = results["timing"]
@@ -1080,6 +1162,10 @@ def reproduce(args: argparse.Namespace, out: Path, progress: Progress):
          f"with synchronous sign updates (at most {c['recall']['sign_steps']} steps)."
          + (f" {c['quick_note']}." if c.get("quick_note") else "")),
         finding_text(diag, t1),
+        *([(f"In situ on `{args.device}` (w_max {t1['device']['w_max']:g}, {t1['device']['signed']}, "
+            f"{t1['device']['pairing']} device(s) per pair, {t1['device']['scheme']} rounding): every trained "
+            f"network programmed pattern by pattern and every stored one written once; training sent "
+            f"{t1['device']['pulses']} pulses, {t1['device']['energy_j']:.3g} J.")] if "device" in t1 else []),
         ("Time: {:.0f} s in all, {} torch thread(s), {} process(es): ".format(
             tm["total_seconds"], tm["threads"], tm["workers"])
          + ", ".join(f"{STAGE_NAMES[k]} {v:.0f} s" for k, v in tm["wall_seconds"].items()) + "."),

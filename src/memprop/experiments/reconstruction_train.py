@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 import torch
 
 from .._validate import choice, in_range, positive, positive_int
+from ..crossbar import Crossbar, CrossbarConfig
 from ..data import corrupt
 from ..errors import ConfigError, ConvergenceError
 from ..learning import EquilibriumPropagation, Hebbian, RecurrentBackprop, Storkey
@@ -212,6 +213,9 @@ class Training:
     snapshots: dict[int, torch.Tensor] = field(default_factory=dict)
     history: dict[str, torch.Tensor] = field(default_factory=dict)
     seconds: float = 0.0
+    counters: list[dict] | None = None
+    """In situ training: each configuration's crossbar counters (updates, pulses, events,
+    energy_j, devices, ...); None without devices."""
 
 
 def _learner(rule: str, cfg: TrainConfig):
@@ -226,7 +230,9 @@ def train(patterns: torch.Tensor, W0: torch.Tensor, masks: torch.Tensor, *, rule
           etas: torch.Tensor, cfg: TrainConfig, generator: torch.Generator,
           snapshot_epochs: Sequence[int] = (), snapshot_rows: Sequence[int] | None = None,
           progress: Progress | None = None, stage: str = "",
-          row_seeds: Sequence[int] | None = None) -> Training:
+          row_seeds: Sequence[int] | None = None,
+          crossbar: CrossbarConfig | Sequence[CrossbarConfig] | None = None,
+          device_seeds: Sequence[int] | None = None) -> Training:
     """Train C configurations of one rule together, online, pattern by pattern.
 
     Args:
@@ -244,6 +250,15 @@ def train(patterns: torch.Tensor, W0: torch.Tensor, masks: torch.Tensor, *, rule
             [-1, 1]), so that a configuration trains to the same weights whatever else shares
             its stack (a sweep task of one configuration equals the study's stacked run). None:
             all initial states come from ``generator``.
+        crossbar: train in situ: configuration c's W on a crossbar of this config (or of
+            ``crossbar[c]``, one config per configuration), symmetric, with its mask; after every
+            pattern its update ``-eta grad`` is programmed as pulses and W[c] becomes one read of
+            the crossbar (two devices per pair make it asymmetric: the dynamics then use the
+            hardware's matrix). A configuration on the ideal device takes the device-free path
+            (bit-identical to ``crossbar=None``). None: no devices.
+        device_seeds: one seed per configuration for its crossbar's generator (device
+            variation, rounding, write and read noise), apart from the rule's ``generator``;
+            default ``DEVICE_SEED_OFFSET + c``.
 
     Returns:
         :class:`Training`; history keys: loss (mean over patterns of C = 1/2 |T - v*|^2 at the
@@ -269,6 +284,8 @@ def train(patterns: torch.Tensor, W0: torch.Tensor, masks: torch.Tensor, *, rule
     net_cls = EnergyNetwork if rule == "ep" else AdditiveNetwork
     net = net_cls(W, mask=full_mask(N))
     learner = _learner(rule, cfg)
+    xbars = _crossbars(W, masks, crossbar, device_seeds)
+    programmed = [] if xbars is None else [c for c, xb in enumerate(xbars) if not xb.config.ideal]
     rows = list(range(C)) if snapshot_rows is None else list(snapshot_rows)
     wanted = set(snapshot_epochs)
     snaps: dict[int, torch.Tensor] = {}
@@ -299,6 +316,9 @@ def train(patterns: torch.Tensor, W0: torch.Tensor, masks: torch.Tensor, *, rule
             alive &= finite
             step = torch.where(alive.view(C, 1, 1), eta * grad.nan_to_num(0.0), 0.0)
             W.sub_(step)
+            for c in programmed:  # in situ: loop over the configurations on non-ideal devices
+                xbars[c].program(-step[c])
+                W[c].copy_(xbars[c].read())
             v = est.free.state  # (C, 1, N)
             acc["loss"] += (0.5 * (T - v).square().sum(-1))[:, 0]
             acc["update"] += step.flatten(1).norm(dim=1)
@@ -314,7 +334,64 @@ def train(patterns: torch.Tensor, W0: torch.Tensor, masks: torch.Tensor, *, rule
     if progress is not None:
         progress.finish()
     hist["diverged"] = (~alive).to(torch.float64)[:, None].expand(C, max(cfg.epochs, 1)).clone()
-    return Training(W=W, snapshots=snaps, history=hist, seconds=time.perf_counter() - t0)
+    counters = None if xbars is None else [xb.counters() for xb in xbars]
+    return Training(W=W, snapshots=snaps, history=hist, seconds=time.perf_counter() - t0, counters=counters)
+
+
+DEVICE_SEED_OFFSET = 7919
+"""Default seed offset of the crossbars' generators (apart from the rule's stream, so that an
+ideal device leaves every random stream of the run as it is without devices)."""
+
+
+def _crossbars(W: torch.Tensor, masks: torch.Tensor, crossbar, device_seeds) -> list[Crossbar] | None:
+    """One crossbar per configuration of the (C, N, N) stack W (None without devices); W[c] then
+    holds the hardware's initial weights (in place). An ideal crossbar holds W[c] itself (a view),
+    so the exact in-place updates of :func:`train` are its writes."""
+    if crossbar is None:
+        return None
+    C = W.shape[0]
+    configs = [crossbar] * C if isinstance(crossbar, CrossbarConfig) else list(crossbar)
+    if len(configs) != C:
+        raise ConfigError(f"crossbar must be one CrossbarConfig or one per configuration ({C}), got {len(configs)}")
+    seeds = [DEVICE_SEED_OFFSET + c for c in range(C)] if device_seeds is None else list(device_seeds)
+    if len(seeds) != C:
+        raise ConfigError(f"device_seeds must give one seed per configuration ({C}), got {len(seeds)}")
+    out = []
+    with torch.no_grad():
+        for c, xcfg in enumerate(configs):  # loop over configurations (one crossbar each)
+            xb = Crossbar(W[c], xcfg, mask=masks[c] != 0, symmetric=True,
+                          generator=torch.Generator().manual_seed(int(seeds[c])))
+            if xcfg.ideal:
+                xb.register_buffer("w", W[c])
+            else:
+                W[c].copy_(xb.read())
+            out.append(xb)
+    return out
+
+
+def program_stored(W: torch.Tensor, masks: torch.Tensor, crossbar: CrossbarConfig, *,
+                   device_seeds: Sequence[int] | None = None) -> tuple[torch.Tensor, list[dict]]:
+    """Write stored weights W (C, N, N) (Hebbian, Storkey) into crossbars that start at W = 0:
+    one programming step per configuration (the whole matrix as pulses), then one read.
+
+    Returns the weights the hardware holds (W's dtype) and each crossbar's counters. The ideal
+    device returns W unchanged (no pulses).
+    """
+    C, N = W.shape[0], W.shape[-1]
+    m = masks.expand(C, N, N)
+    seeds = [DEVICE_SEED_OFFSET + c for c in range(C)] if device_seeds is None else list(device_seeds)
+    out, counters = W.clone(), []
+    with torch.no_grad():
+        for c in range(C):  # loop over configurations (one crossbar each)
+            Wc = W[c].to(torch.float64)
+            xb = Crossbar(torch.zeros_like(Wc), crossbar, mask=m[c] != 0,
+                          symmetric=bool(torch.equal(Wc, Wc.T)),
+                          generator=torch.Generator().manual_seed(int(seeds[c])))
+            if not crossbar.ideal:
+                xb.program(Wc)
+                out[c] = xb.read().to(W.dtype)
+            counters.append(xb.counters())
+    return out, counters
 
 
 def store(patterns: torch.Tensor, masks: torch.Tensor, *, rule: str) -> torch.Tensor:
