@@ -72,7 +72,7 @@ from ..learning.ep import ESTIMATORS
 from ..networks.layered import LayeredNetwork
 from ..solvers.fixed import FixedStepRelaxation, Workspace, row_blocks
 from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from .io import Progress, write_csv, write_json
+from .io import Progress, save_result, write_csv, write_json
 
 TITLE = "Figure 5: MNIST classification by equilibrium propagation"
 
@@ -882,16 +882,9 @@ def reproduce(args: argparse.Namespace, out: Path, progress: Progress):
     cfg = fig5_config(quick=args.quick, seed=args.seed, epochs=getattr(args, "epochs", None))
     xcfg = crossbar_config(args)
     result = run(cfg, progress=progress, crossbar=xcfg)
-    write_json(out / "fig5.json", result)
-    write_csv(out / "fig5.csv", csv_rows(result))
-    plots: tuple[str, ...] = ()
-    try:
-        from ..plotting.classification import plot_fig5
+    from ..plotting.classification import plot_fig5
 
-        plot_fig5(out / "fig5.json", out / "fig5.png")
-        plots = ("fig5.png",)
-    except ImportError as e:  # pragma: no cover - matplotlib missing
-        print(f"memprop: fig5.png not drawn ({e})", file=sys.stderr)
+    plots = save_result(out, "fig5", result, csv_rows(result), plot_fig5)
 
     last, first = result["epochs"][-1], result["epochs"][0]
     d = result["data"]

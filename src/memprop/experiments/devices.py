@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import sys
 import time
 import zlib
 from dataclasses import dataclass
@@ -52,7 +51,7 @@ from ..devices.base import AbstractDevice, pulse_energy
 from ..devices.presets import PRESETS, resolve_device
 from ..errors import ConfigError
 from ..networks import AdditiveNetwork, EnergyNetwork, full_mask
-from .io import Progress, write_csv, write_json
+from .io import Progress, save_result
 
 TITLE = "Devices: in situ EP and RBP on memristive crossbars (presets, states, noise, faults, pairing)"
 
@@ -388,16 +387,9 @@ def reproduce(args: argparse.Namespace, out: Path, progress: Progress):
 
     result = run(quick=args.quick, seed=args.seed, rules=tuple(getattr(args, "rules", ("ep", "rbp"))),
                  progress=progress)
-    write_json(out / "devices.json", result)
-    write_csv(out / "devices.csv", csv_rows(result))
-    plots: tuple[str, ...] = ()
-    try:
-        from ..plotting.devices import plot_devices
+    from ..plotting.devices import plot_devices
 
-        plot_devices(out / "devices.json", out / "devices.png")
-        plots = ("devices.png",)
-    except ImportError as e:  # pragma: no cover - matplotlib missing
-        print(f"memprop: devices.png not drawn ({e})", file=sys.stderr)
+    plots = save_result(out, "devices", result, csv_rows(result), plot_devices)
     cmd = "memprop reproduce devices" + (" --quick" if args.quick else "") + (
         f" --seed {args.seed}" if args.seed else "")
     cfg = result["config"]

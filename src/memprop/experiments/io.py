@@ -122,3 +122,20 @@ class Progress:
         eta_s = f"ETA {eta:5.0f}s" if math.isfinite(eta) else "ETA    ?"
         line = f"\r{self.stage:<28.28} [{bar}] {self.done}/{self.total} {elapsed:5.0f}s {eta_s} {info}"
         print(line[:160], end="", file=self.stream, flush=True)
+
+
+def save_result(out: str | os.PathLike, stem: str, result: Mapping[str, Any],
+                rows: Iterable[Mapping[str, Any]], plot=None) -> tuple[str, ...]:
+    """Write ``out/stem.json`` and ``out/stem.csv``; draw ``out/stem.png`` with
+    ``plot(json_path, png_path)`` (from the saved JSON only). Returns the plot file names drawn."""
+    out = Path(out)
+    write_json(out / f"{stem}.json", result)
+    write_csv(out / f"{stem}.csv", rows)
+    if plot is None:
+        return ()
+    try:
+        plot(out / f"{stem}.json", out / f"{stem}.png")
+    except ImportError as e:  # pragma: no cover - matplotlib missing
+        print(f"memprop: {stem}.png not drawn ({e})", file=sys.stderr)
+        return ()
+    return (f"{stem}.png",)
