@@ -35,7 +35,7 @@ import sys
 import time
 import zlib
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -1213,16 +1213,18 @@ def sweep_config(settings: dict[str, Any], seed: int) -> ReconstructionConfig:
                                 K=(settings.get("K", 0),), p_fig2=(settings.get("p", 0.1),), **extra)
 
 
-_TRAINED_CACHE: dict[tuple, torch.Tensor] = {}
-"""Per-process cache of trained weights: the tasks of one (rule, K, seed) at other p reuse them."""
+_TRAINED_CACHE: dict[tuple, dict[Row, torch.Tensor]] = {}
+"""Per-process cache of trained stacks: a worker trains each rule's stack once per setting."""
 
 
 def sweep_task(settings: dict[str, Any], seed: int) -> dict[str, Any]:
     """One Figure 2 point: accuracy of ``rule`` with K diagonals cut at flip probability p.
 
-    Trains (or stores) exactly the configuration that ``fig2`` trains for study seed ``seed``
-    (training seed 0 of that study, per-configuration initial states), and tests it on the same
-    corrupted set, so the accuracy equals the study's ``fig2.json`` point.
+    Trains the same stack as ``memprop reproduce reconstruction --seed seed`` (every
+    configuration of the rule's kind in the study's plan, cached per worker process), so the
+    weights, and hence the accuracy, are bitwise the study's ``fig2.json`` point (batched kernels
+    round differently for other stack sizes). A K outside the study's grid trains alone. The
+    test set is the study's: same seed per p, same per-configuration recall.
     """
     cfg = sweep_config(settings, seed)
     ps = load_pattern_set(cfg.patterns)
@@ -1232,11 +1234,18 @@ def sweep_task(settings: dict[str, Any], seed: int) -> dict[str, Any]:
     if rule in ("hebbian", "storkey"):
         W = _stored_weights(x, [K])[rule]
     else:
-        key = (repr(cfg.training), cfg.patterns, cfg.seed, rule, cfg.eta_of(rule), K)
+        kind = RULE_OF[rule]
+        study = replace(cfg, K=None, p_fig2=ReconstructionConfig().p_fig2)
+        key = (repr(study.training), study.patterns, study.seed, study.eta, study.eta_rbp, kind)
         if key not in _TRAINED_CACHE:
-            row = Row(rule, cfg.eta_of(rule), K, 0)
-            _TRAINED_CACHE[key] = _train_stack(RULE_OF[rule], [row], x, cfg)["W"]
-        W = _TRAINED_CACHE[key]
+            rows = [r for r in plan_rows(study, n, fig2=True, k0_seeds=True, sweep=True) if r.rule == kind]
+            stack = _train_stack(kind, rows, x, study)["W"]
+            _TRAINED_CACHE[key] = {r: stack[i] for i, r in enumerate(rows)}
+        trained = _TRAINED_CACHE[key]
+        row = Row(rule, cfg.eta_of(rule), K, 0)
+        if row not in trained:
+            trained[row] = _train_stack(kind, [row], x, cfg)["W"][0]
+        W = trained[row][None]
     job = _Job(RULE_OF.get(rule, rule), (rule,), W, p, cfg.samples_fig2, _seed(cfg.seed, "fig2", p))
     r = _evaluate([job], x, cfg, None, "")[rule]
     return {"accuracy": r["mean"], "synapses": band_synapses(n, K),
