@@ -60,6 +60,16 @@ def _tomllib():
     return tomllib
 
 
+def _check_keys(source: str, data: dict, fields: set[str], where: str, *, extra: set[str] = frozenset()) -> None:
+    """ConfigError naming the unknown keys of a TOML table and the valid ones."""
+    unknown = sorted(set(data) - fields)
+    if unknown:
+        raise ConfigError(
+            f"{source}: unknown key(s) {', '.join(map(repr, unknown))} {where}; "
+            f"valid keys: {', '.join(sorted(fields | extra))}"
+        )
+
+
 def device_from_dict(data: dict[str, Any], *, source: str = "device") -> AbstractDevice:
     """Build a device from a dict like a device file's (``model`` plus fields)."""
     if not isinstance(data, dict):
@@ -70,23 +80,12 @@ def device_from_dict(data: dict[str, Any], *, source: str = "device") -> Abstrac
         raise ConfigError(f"{source}: model must be one of {', '.join(map(repr, MODELS))}; got {model!r}")
     cls = MODELS[model]
     fields = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - fields)
-    if unknown:
-        raise ConfigError(
-            f"{source}: unknown key(s) {', '.join(map(repr, unknown))} for model {model!r}; "
-            f"valid keys: {', '.join(sorted(fields | {'model'}))}"
-        )
+    _check_keys(source, data, fields, f"for model {model!r}", extra={"model"})
     if "nonideal" in data:
         nd = data["nonideal"]
         if not isinstance(nd, dict):
             raise ConfigError(f"{source}: nonideal must be a table, got {type(nd).__name__}")
-        nd_fields = {f.name for f in dataclasses.fields(NonIdeal)}
-        bad = sorted(set(nd) - nd_fields)
-        if bad:
-            raise ConfigError(
-                f"{source}: unknown key(s) {', '.join(map(repr, bad))} in [nonideal]; valid keys: "
-                f"{', '.join(sorted(nd_fields))}"
-            )
+        _check_keys(source, nd, {f.name for f in dataclasses.fields(NonIdeal)}, "in [nonideal]")
         try:
             data["nonideal"] = NonIdeal(**nd)
         except ConfigError as e:
