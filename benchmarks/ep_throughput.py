@@ -5,7 +5,8 @@ Measures, in one run:
 1. the machine's float32 matrix-multiply rate with the thread count used (default 1, as the CLI):
    a 1024 x 1024 x 1024 product (also shown: the rate at EP's own input-projection shape,
    20 x 784 x 500);
-2. EP training throughput of memprop's trainer (``memprop.experiments.classification.train_epoch``)
+2. EP training throughput of memprop's trainer (``memprop.learning.train_epoch`` through
+   ``memprop.experiments.classification.ep_epoch``)
    for Scellier & Bengio's 784-500-10 network: minibatch 20, 20 free + 4 nudged iterations of
    Eq. (21) (epsilon 0.5), beta 1, one-sided estimator, persistent free states, on the shipped
    10,000-digit MNIST subset; seconds per 1000 training samples (wall clock; CPU time beside).
@@ -35,7 +36,8 @@ import torch
 
 from memprop._runtime import configure_threads
 from memprop.data import load_builtin_mnist, to_inputs
-from memprop.experiments.classification import EPConfig, init_state, train_epoch
+from memprop.experiments.classification import ClassificationConfig, EPConfig, init_state
+from memprop.experiments.classification import ep_epoch as train_one_epoch
 
 N_IN, N_HID, N_OUT, BATCH, FREE, NUDGED = 784, 500, 10, 20, 20, 4
 FLOPS_PROJECTION = 2 * N_IN * N_HID
@@ -75,15 +77,16 @@ def ep_setup(samples: int):
     cfg = EPConfig(hidden=(N_HID,), epsilon=0.5, free_steps=FREE, nudged_steps=NUDGED, beta=1.0,
                    estimator="one_sided", alphas=(0.1, 0.05), schedule="constant", batch_size=BATCH,
                    persistent=True, seed=0)
-    state = init_state(cfg, samples, N_IN, N_OUT)
-    train_epoch(state, cfg, x[:2000], y[:2000], N_OUT)  # warm-up (allocator, BLAS kernels)
+    warm = init_state(ClassificationConfig(ep=cfg, backprop=None), 2000, N_IN, N_OUT)
+    train_one_epoch(warm, cfg, x[:2000], y[:2000], N_OUT)  # warm-up (allocator, BLAS kernels)
+    state = init_state(ClassificationConfig(ep=cfg, backprop=None), samples, N_IN, N_OUT)
     return state, cfg, x, y
 
 
 def ep_epoch(state, cfg, x, y) -> tuple[float, float]:
     """Wall and CPU seconds per 1000 samples of one EP training epoch over (x, y)."""
     t, c = time.perf_counter(), time.process_time()
-    train_epoch(state, cfg, x, y, N_OUT)
+    train_one_epoch(state, cfg, x, y, N_OUT)
     n = y.numel()
     return (time.perf_counter() - t) * 1000 / n, (time.process_time() - c) * 1000 / n
 

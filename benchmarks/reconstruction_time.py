@@ -17,7 +17,7 @@ import torch
 
 from memprop._runtime import configure_threads
 from memprop.experiments import reconstruction as rec
-from memprop.experiments.io import Progress
+from memprop.progress import Progress
 
 
 def main() -> None:

@@ -142,7 +142,7 @@ def test_ep_step_equals_generic_rule_and_sgd(sizes, estimator):
                          nudged_steps=4, rates=rates, generator=g_fused, work=work)
         assert free.shape == (net.n_state, 6)
     for k in net.parameters:
-        assert torch.allclose(fused.parameters[k], net.parameters[k], atol=TIGHT, rtol=0), k
+        assert torch.allclose(fused.trainable()[k], net.trainable()[k], atol=TIGHT, rtol=0), k
     if estimator == "random_sign":
         assert signs == {0, 1}  # both signs of beta were exercised
 
@@ -177,7 +177,7 @@ def test_train_epoch_equals_a_generic_loop_with_persistent_states(estimator):
             sgd_step(net, est.grads, lr)
     assert state.epoch == 2
     for k in net.parameters:
-        assert torch.allclose(state.network.parameters[k], net.parameters[k], atol=TIGHT, rtol=0), k
+        assert torch.allclose(state.network.trainable()[k], net.trainable()[k], atol=TIGHT, rtol=0), k
     assert torch.allclose(state.persistent, stored, atol=TIGHT, rtol=0)
 
 
@@ -310,11 +310,11 @@ def test_backprop_gradients_match_finite_differences(output, loss):
 
     h = 1e-6
     for name in ("W0", "W2", "b1", "b3"):
-        p = net.parameters[name]
+        p = net.trainable()[name]
         flat = p.reshape(-1)
         for i in (0, flat.numel() // 2):
-            plus = {k: v.clone() for k, v in net.parameters.items()}
-            minus = {k: v.clone() for k, v in net.parameters.items()}
+            plus = {k: v.clone() for k, v in net.trainable().items()}
+            minus = {k: v.clone() for k, v in net.trainable().items()}
             plus[name].view(-1)[i] += h
             minus[name].view(-1)[i] -= h
             fd = (j(plus) - j(minus)) / (2 * h)
@@ -380,8 +380,8 @@ def test_resume_continues_exactly(tmp_path, estimator):
     resumed = C.run_ep(cfg, split, checkpoint=ckpt, resume=True)
     assert resumed.epoch == 3
     assert _strip_seconds(resumed.history) == _strip_seconds(straight.history)
-    for k, v in straight.network.parameters.items():
-        assert torch.equal(resumed.network.parameters[k], v), k  # bit for bit
+    for k, v in straight.network.trainable().items():
+        assert torch.equal(resumed.network.trainable()[k], v), k  # bit for bit
     assert torch.equal(resumed.persistent, straight.persistent)
 
 
@@ -445,7 +445,7 @@ def test_cli_backprop_reference_options():
 
 
 def test_run_result_shape_and_plot(tmp_path):
-    from memprop.experiments.io import write_json
+    from memprop.io import write_json
     from memprop.plotting.classification import plot_fig5
 
     cfg = _tiny_cfg(epochs=2, persistent=False, backprop=True)
@@ -472,7 +472,7 @@ def test_evaluation_learns_something():
 
 def test_reproduce_section(tmp_path):
     args = Namespace(quick=True, seed=0, epochs=1, out=str(tmp_path), quiet=True)
-    from memprop.experiments.io import Progress
+    from memprop.progress import Progress
 
     section = C.reproduce(args, tmp_path, Progress(enabled=False))
     for name in ("fig5.json", "fig5.csv", "fig5.png"):

@@ -13,11 +13,9 @@ from memprop import EnergyNetwork, EquilibriumPropagation, LayeredNetwork, sgd_s
 from memprop.crossbar import (
     Crossbar,
     CrossbarConfig,
-    apply_update,
+    CrossbarStack,
     conductances_to_weights,
-    crossbars_for,
     pulse_counts,
-    read_weights,
     run_counters,
     weights_to_conductances,
 )
@@ -88,33 +86,34 @@ def test_ideal_crossbar_training_is_bit_identical_to_sgd_step():
     net = EnergyNetwork(W.clone())
     device_gen = gen(99)
     state = device_gen.get_state()
-    xbars = crossbars_for(net, CrossbarConfig(device=IdealDevice()), generator=device_gen)
-    assert torch.equal(net.W, ref.W)
+    xbars = net.on_crossbars(CrossbarConfig(device=IdealDevice()), generator=device_gen)
+    assert torch.equal(net.W, ref.W) and net.holder("W") is xbars["W"]
     for step in range(4):
         g_ref = rule.gradients(ref, x, y, generator=gen(step))
         g_net = rule.gradients(net, x, y, generator=gen(step))
         sgd_step(ref, g_ref, 0.05)
-        stats = apply_update(net, g_net, 0.05, xbars)
+        stats = sgd_step(net, g_net, 0.05)
         assert torch.equal(net.W, ref.W), step  # bit-for-bit, not approximately
     assert torch.equal(device_gen.get_state(), state)  # an ideal crossbar draws no random numbers
-    assert stats["W"].pulses == 0 and stats["W"].energy_j == 0.0
+    assert stats == {}  # exact: in-place arithmetic, no programming
     c = run_counters(xbars)
-    assert c["updates"] == 4 and c["pulses"] == 0 and c["events"] > 0
+    assert c["pulses"] == 0 and c["energy_j"] == 0.0 and c["devices"] > 0
 
 
 def test_ideal_crossbar_matches_sgd_step_with_rates_per_layer():
     net_ref = LayeredNetwork.glorot([6, 5, 3], generator=gen(0))  # float32, as the classifier
     net = LayeredNetwork.glorot([6, 5, 3], generator=gen(0))
-    xbars = crossbars_for(net, CrossbarConfig(), names=["W0", "W1"])  # biases stay digital
+    net.on_crossbars(CrossbarConfig(), names=["W0", "W1"])  # biases stay digital
+    assert set(net.holders()) == {"W0", "W1"}
     lr = {"W0": 0.1, "W1": 0.05, "b1": 0.1, "b2": 0.05}
     for step in range(3):
-        grads = {k: torch.randn(v.shape, generator=gen(10 + step)) for k, v in net.parameters.items()}
+        grads = {k: torch.randn(v.shape, generator=gen(10 + step)) for k, v in net.trainable().items()}
         sgd_step(net_ref, grads, lr)
-        apply_update(net, grads, lr, xbars)
-        for k in net.parameters:
-            assert torch.equal(net.parameters[k], net_ref.parameters[k]), k
+        sgd_step(net, grads, lr)
+        for k in net.weight_names:
+            assert torch.equal(net.trainable()[k], net_ref.trainable()[k]), k
     with pytest.raises(ConfigError, match="lr"):
-        apply_update(net, grads, -0.1, xbars)
+        sgd_step(net, grads, -0.1)
 
 
 # --------------------------------------------------------------------- pairing and masks
@@ -140,12 +139,13 @@ def test_crossbars_for_detects_symmetric_recurrent_weights_and_masks():
     W, _, _ = _energy_problem(8)
     mask = band_mask(8, 2)
     net = EnergyNetwork(W * mask, mask=mask)
-    xbars = crossbars_for(net, CrossbarConfig(device=linear_device(), w_max=0.5), generator=gen())
+    xbars = net.on_crossbars(CrossbarConfig(device=linear_device(), w_max=0.5), generator=gen())
     xb = xbars["W"]
     assert xb.symmetric and torch.equal(xb.mask, mask)
     layered = LayeredNetwork.glorot([4, 4, 2], generator=gen(1))
-    lx = crossbars_for(layered, CrossbarConfig(device=linear_device(), w_max=2.0), generator=gen())
+    lx = layered.on_crossbars(CrossbarConfig(device=linear_device(), w_max=2.0), generator=gen())
     assert not lx["W0"].symmetric and set(lx) == {"W0", "W1", "b1", "b2"}
+    assert set(dict(layered.named_parameters())) == set()  # every weight now on hardware (buffers)
 
 
 # --------------------------------------------------------------------------- programming
@@ -234,13 +234,13 @@ def test_read_noise_and_fresh_reads():
     W, _, _ = _energy_problem(8)
     dev = linear_device(257, read_noise=0.02)
     net = EnergyNetwork(W.clone())
-    xbars = crossbars_for(net, CrossbarConfig(device=dev, w_max=0.3), generator=gen(1))
+    xbars = net.on_crossbars(CrossbarConfig(device=dev, w_max=0.3), generator=gen(1))
     xb = xbars["W"]
     assert torch.equal(xb.weights(), xb.weights())  # the stored state is noise-free
     first = net.W.clone()
     assert not torch.equal(first, xb.weights())  # the network got one noisy read
     torch.testing.assert_close(first, first.T, rtol=0, atol=0)  # one device per pair: symmetric
-    read_weights(net, xbars, generator=gen(7))
+    net.refresh(generator=gen(7))
     assert not torch.equal(first, net.W)
     v = torch.randn(3, 8, dtype=F64)
     torch.testing.assert_close(xb.read_matvec(v, generator=gen(3)), v @ xb.read(generator=gen(3)).T)
@@ -278,10 +278,10 @@ def test_in_situ_training_with_many_states_follows_the_ideal_path():
     rule = EquilibriumPropagation(beta=0.2)
     ref = EnergyNetwork(W.clone())
     net = EnergyNetwork(W.clone())
-    xbars = crossbars_for(net, CrossbarConfig(device=linear_device(1025), w_max=0.5), generator=gen(5))
+    xbars = net.on_crossbars(CrossbarConfig(device=linear_device(1025), w_max=0.5), generator=gen(5))
     for _ in range(5):
         sgd_step(ref, rule.gradients(ref, x, y), 0.05)
-        apply_update(net, rule.gradients(net, x, y), 0.05, xbars)
+        sgd_step(net, rule.gradients(net, x, y), 0.05)
     assert float((net.W - ref.W).abs().max()) < 5e-3
     assert run_counters(xbars)["pulses"] > 0 and run_counters(xbars)["energy_j"] > 0
 
@@ -301,3 +301,22 @@ def test_config_validation():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         Crossbar(torch.zeros(3, dtype=F64), CrossbarConfig(device=ExpStepDevice()))
+
+
+def test_a_stack_trains_each_configuration_as_its_own_crossbar():
+    # Configuration c of a stack equals a crossbar of configs[c] alone with the same generator,
+    # and an ideal configuration takes the exact update.
+    C, n = 3, 6
+    W = init_symmetric(n, generator=gen(1), dtype=F64, configs=C)
+    configs = [CrossbarConfig(), CrossbarConfig(device=linear_device(33), w_max=0.3),
+               CrossbarConfig(device=linear_device(9, c2c=0.02), w_max=0.3)]
+    stack = CrossbarStack(W, configs, symmetric=True, generators=[gen(10 + c) for c in range(C)])
+    alone = [Crossbar(W[c], configs[c], symmetric=True, generator=gen(10 + c)) for c in range(C)]
+    delta = torch.randn(C, n, n, generator=gen(3), dtype=F64) * 0.01
+    delta = delta + delta.mT
+    stack.program(delta)
+    for c in range(C):
+        alone[c].program(delta[c])
+        assert torch.equal(stack.weight[c], alone[c].weight), c
+    assert torch.equal(stack.weight[0], W[0] + delta[0]) and stack.programmed == [1, 2]
+    assert not stack.exact and len(stack.counters()) == C

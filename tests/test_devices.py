@@ -95,8 +95,9 @@ def test_monotone_response_and_exact_composition(device):
 
 
 def test_exponential_pulse_train_follows_the_ltp_and_ltd_curves():
-    # DEVICES.md: G_LTP(P) = B (1 - exp(-P/A)) + G_min, G_LTD = G_max - B (1 - exp(-k/A)) after k
-    # depressing pulses from G_max; A = a(NL) P_max, B = (G_max - G_min) / (1 - exp(-P_max / A)).
+    # docs/devices.md, "Exponential (NeuroSim)": G_LTP(P) = B (1 - exp(-P/A)) + G_min,
+    # G_LTD = G_max - B (1 - exp(-k/A)) after k depressing pulses from G_max; A = a(NL) P_max,
+    # B = (G_max - G_min) / (1 - exp(-P_max / A)).
     dev = quiet(PRESETS["ag-a-si"])
     P = dev.n_states - 1
     for direction, nl, pulses_full, start in ((1, 2.4, P / (1 + dev.asymmetry), dev.g_min),
@@ -202,7 +203,7 @@ def test_read_noise_stuck_faults_and_drift():
 
 
 def test_presets_reproduce_the_published_table():
-    # DEVICES.md (NeuroSim V3.0 Table II): states, nonlinearity, R_on, on/off, cycle-to-cycle.
+    # docs/devices.md, "Presets" (NeuroSim V3.0 Table II): states, nonlinearity, R_on, on/off, cycle-to-cycle.
     table = {
         "ag-a-si": (99, 2.4, -4.88, 26e6, 12.5, 0.035),
         "taox-hfox": (128, 0.04, -0.63, 100e3, 10.0, 0.037),

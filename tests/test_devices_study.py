@@ -16,7 +16,7 @@ import torch
 from memprop import cli
 from memprop.crossbar import CrossbarConfig
 from memprop.experiments import devices as D
-from memprop.experiments.io import Progress
+from memprop.progress import Progress
 from memprop.networks import full_mask
 
 TINY = {"presets": ("epiram",), "states": (4,), "c2c": (0.03,), "d2d": (0.3,), "stuck": (0.05,),

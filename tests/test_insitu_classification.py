@@ -32,8 +32,8 @@ def test_ideal_device_is_bit_identical_to_the_device_free_run():
     plain = C.run_ep(cfg, split)
     ideal = C.run_ep(cfg, split, crossbar=CrossbarConfig(device=IdealDevice()))
     assert _strip_seconds(ideal.history) == _strip_seconds(plain.history)
-    for k, v in plain.network.parameters.items():
-        assert torch.equal(ideal.network.parameters[k], v), k
+    for k, v in plain.network.trainable().items():
+        assert torch.equal(ideal.network.trainable()[k], v), k
     assert torch.equal(ideal.persistent, plain.persistent)
     assert set(ideal.crossbars) == {"W0", "W1"}
 
@@ -54,9 +54,9 @@ def test_programmed_path_on_ideal_devices_equals_the_exact_path():
         C.train_epoch(st, cfg.ep, x, y, split.n_classes, crossbars=xbars, programmed=programmed)
         states.append(st)
     exact, prog = states
-    for k, v in exact.network.parameters.items():
+    for k, v in exact.network.trainable().items():
         # float64, the same products summed in another order over 6 minibatches: rounding only
-        assert torch.allclose(prog.network.parameters[k], v, atol=1e-12, rtol=0), k
+        assert torch.allclose(prog.network.trainable()[k], v, atol=1e-12, rtol=0), k
 
 
 def test_preset_trains_and_counts_pulses_and_energy():

@@ -13,7 +13,7 @@ import torch
 from memprop.data import default_patterns, random_correlated
 from memprop.errors import ConfigError, ConvergenceError
 from memprop.experiments import reconstruction as rec
-from memprop.experiments.io import read_json
+from memprop.io import read_json
 from memprop.experiments.reconstruction import ReconstructionConfig, default_k_grid, quick_config
 from memprop.experiments.reconstruction_train import (
     RecallConfig,

@@ -11,7 +11,7 @@ from memprop.data import random_correlated
 from memprop.devices import IdealDevice
 from memprop.devices.presets import resolve_device
 from memprop.experiments import reconstruction as rec
-from memprop.experiments.io import read_json
+from memprop.io import read_json
 from memprop.experiments.reconstruction_train import TrainConfig, train
 from memprop.networks import band_mask, init_symmetric
 

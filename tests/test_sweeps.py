@@ -132,7 +132,7 @@ def reference(tmp_path_factory):
     """An uninterrupted run of SPEC_TOML on a LocalCluster: (summary, store path, progress)."""
     import io
 
-    from memprop.experiments.io import Progress
+    from memprop.progress import Progress
 
     d = tmp_path_factory.mktemp("reference")
     (d / "spec.toml").write_text(SPEC_TOML)

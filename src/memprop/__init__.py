@@ -6,6 +6,7 @@ The public API, layered devices -> crossbar -> networks -> solvers -> learning -
 from .errors import ConfigError as ConfigError
 from .errors import ConvergenceError as ConvergenceError
 from .errors import DataError as DataError
+from .errors import DivergenceError as DivergenceError
 from .errors import MempropError as MempropError
 from .learning import EquilibriumPropagation as EquilibriumPropagation
 from .learning import Hebbian as Hebbian

@@ -1,4 +1,8 @@
-"""Process-level settings for command-line runs (never changed at import time)."""
+"""Process-level settings: torch threads, and the torch device and dtype a study runs on.
+
+Nothing here runs at import time; the CLI sets threads once, studies check their device and
+dtype with :func:`check_runtime` and allocate with :func:`torch_device` / :func:`torch_dtype`.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,12 @@ import os
 
 import torch
 
+from .errors import ConfigError
+
 THREADS_ENV = "MEMPROP_THREADS"
+
+DTYPES: dict[str, torch.dtype] = {"float32": torch.float32, "float64": torch.float64}
+"""Floating-point dtypes by name (the spellings of ``--dtype`` and of every config)."""
 
 
 def configure_threads(threads: int | None = None) -> int:
@@ -17,6 +26,55 @@ def configure_threads(threads: int | None = None) -> int:
     ``MEMPROP_THREADS`` overrides the default; an explicit argument overrides both.
     """
     if threads is None:
-        threads = int(os.environ.get(THREADS_ENV, "1"))
-    torch.set_num_threads(max(1, threads))
+        raw = os.environ.get(THREADS_ENV, "1")
+        try:
+            threads = int(raw)
+        except ValueError:
+            raise ConfigError(f"{THREADS_ENV} must be an integer >= 1, got {raw!r}") from None
+        if threads < 1:
+            raise ConfigError(f"{THREADS_ENV} must be an integer >= 1, got {raw!r}")
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ConfigError(f"threads must be an integer >= 1, got {threads!r}")
+    torch.set_num_threads(threads)
     return torch.get_num_threads()
+
+
+def torch_device(name: str) -> torch.device:
+    """The torch device ``name`` ("cpu", "cuda", "cuda:1", "mps", ...), checked to exist here."""
+    try:
+        dev = torch.device(name)
+    except (RuntimeError, TypeError):
+        raise ConfigError(f"torch_device must be a torch device such as 'cpu', 'cuda', 'cuda:0' or 'mps', "
+                          f"got {name!r}") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigError(f"torch_device {name!r}: CUDA is not available on this machine (torch "
+                              f"{torch.__version__}); use 'cpu'")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ConfigError(f"torch_device {name!r}: this machine has {torch.cuda.device_count()} CUDA "
+                              f"device(s), numbered from 0")
+    elif dev.type == "mps":
+        if not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
+            raise ConfigError(f"torch_device {name!r}: MPS is not available on this machine; use 'cpu'")
+    elif dev.type != "cpu":
+        raise ConfigError(f"torch_device must be 'cpu', 'cuda', 'cuda:N' or 'mps', got {name!r}")
+    return dev
+
+
+def torch_dtype(name: str) -> torch.dtype:
+    """The dtype ``name`` ("float32" or "float64")."""
+    if name not in DTYPES:
+        raise ConfigError(f"dtype must be one of {', '.join(map(repr, DTYPES))}; got {name!r}")
+    return DTYPES[name]
+
+
+def check_runtime(torch_device_name: object, dtype: object, *, allow_default_dtype: bool = True) -> None:
+    """Validate a config's ``torch_device`` and ``dtype`` fields (dtype None: the study's own)."""
+    if not isinstance(torch_device_name, str):
+        raise ConfigError(f"torch_device must be a string such as 'cpu' or 'cuda', got {torch_device_name!r}")
+    torch_device(torch_device_name)
+    if dtype is None and allow_default_dtype:
+        return
+    if not isinstance(dtype, str):
+        raise ConfigError(f"dtype must be one of {', '.join(map(repr, DTYPES))}, got {dtype!r}")
+    torch_dtype(dtype)

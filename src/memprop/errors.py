@@ -27,3 +27,7 @@ class ConvergenceError(MempropError, RuntimeError):
 
 class DataError(MempropError, ValueError):
     """A data file is missing, truncated or malformed: the message names the file and problem."""
+
+
+class DivergenceError(MempropError, RuntimeError):
+    """Training diverged (NaN/Inf weights or gradients): the message names what and suggests a fix."""

@@ -18,10 +18,13 @@ exact) or with one per matrix entry (``pairing="two"``: w_ij and w_ji are separa
 receive the same requests but drift apart under variation, noise and faults; the network then
 runs on the asymmetric matrix the hardware has).
 
-An ideal device (:class:`memprop.devices.IdealDevice`) keeps the weights themselves: programming
-adds the request exactly, and ``apply_gradient`` uses the same floating-point operation as
-:func:`memprop.learning.sgd_step`, so that in situ training on ideal devices is bit-identical to
-the device-free path.
+An ideal device (:class:`memprop.devices.IdealDevice`) keeps the weights themselves in
+:attr:`Crossbar.weight`: the crossbar is then :attr:`~Crossbar.exact`, and the learning layer
+updates ``weight`` in place with the floating-point operations of the device-free path, so that
+in situ training on ideal devices is bit-identical to training without devices.
+
+A crossbar is an :class:`~memprop.crossbar.holder.AbstractWeightHolder`: placed on a network
+under a weight's name, it is what the network's dynamics read (``weight``, the last read-out).
 """
 
 from __future__ import annotations
@@ -30,12 +33,12 @@ import warnings
 from dataclasses import dataclass, field
 
 import torch
-from torch import nn
 
 from .._validate import choice, positive, positive_int
 from .._validate import tensor as check_tensor
 from ..devices import AbstractDevice, AbstractPulsedDevice, IdealDevice
 from ..errors import ConfigError
+from .holder import AbstractWeightHolder
 from .mapping import SIGNED, conductances_to_weights, weights_to_conductances
 from .pulses import SCHEMES, pulse_counts
 
@@ -94,7 +97,7 @@ class ProgramStats:
     """Sum over devices of |r|, the requested nominal pulses before rounding and capping."""
 
 
-class Crossbar(nn.Module):
+class Crossbar(AbstractWeightHolder):
     """The devices holding one weight tensor. Final class.
 
     Args:
@@ -148,7 +151,7 @@ class Crossbar(nn.Module):
 
         if config.ideal:
             self.register_buffer("present", present)
-            self.register_buffer("w", W.detach().clone())
+            self.register_buffer("weight_", W.detach().clone())
             self.register_buffer("pulses", torch.zeros(self.shape, dtype=torch.float64, device=device))
             return
 
@@ -187,6 +190,30 @@ class Crossbar(nn.Module):
         self.register_buffer("g", g)
         self.register_buffer("t_programmed", torch.zeros(gshape, dtype=torch.float64, device=device))
         self.register_buffer("pulses", torch.zeros(gshape, dtype=torch.float64, device=device))
+        self.register_buffer("weight_", self.read())  # what the network reads: one read-out
+
+    # ------------------------------------------------------------- the holder interface
+    @property
+    def weight(self) -> torch.Tensor:
+        """The weights the network reads: the last read-out (ideal: the exact weights)."""
+        return self.weight_
+
+    @property
+    def exact(self) -> bool:
+        return self.config.ideal
+
+    @property
+    def symmetric_readout(self) -> bool:
+        return not (self.symmetric and self.config.pairing == "two")
+
+    @property
+    def generators(self) -> dict[str, torch.Generator]:
+        return {} if self.generator is None else {"crossbar": self.generator}
+
+    def refresh(self, generator: torch.Generator | None = None) -> None:
+        """One read of every device into :attr:`weight` (a no-op on the ideal device)."""
+        if not self.config.ideal:
+            self.weight_.copy_(self.read(generator=generator))
 
     # ------------------------------------------------------------------ helpers
     @property
@@ -221,7 +248,7 @@ class Crossbar(nn.Module):
             w = w.triu() + w.triu(1).mT  # the upper triangle holds the pair's device
         if self.mask is not None:
             w = torch.where(self.mask, w, torch.zeros_like(w))
-        return w.to(self.w_dtype)
+        return w.to(self.weight_.dtype if hasattr(self, "weight_") else self.w_dtype)
 
     def _check_delta(self, name: str, t: torch.Tensor) -> torch.Tensor:
         if not isinstance(t, torch.Tensor) or tuple(t.shape) != self.shape:
@@ -233,7 +260,7 @@ class Crossbar(nn.Module):
     def weights(self) -> torch.Tensor:
         """The effective weights the hardware holds now (no read noise), W's shape and dtype."""
         if self.config.ideal:
-            return self.w.clone()
+            return self.weight_.clone()
         return self._to_weights(self._conductances_now())
 
     def read(self, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -260,20 +287,21 @@ class Crossbar(nn.Module):
     def apply_gradient(self, grad: torch.Tensor, lr: float) -> ProgramStats:
         """theta <- theta - lr * grad through the devices (the rule's update, in situ).
 
-        On an ideal device this is ``w.sub_(grad, alpha=lr)``: the operation of ``sgd_step``.
+        On an ideal device this is ``weight.sub_(grad, alpha=lr)``: the operation of ``sgd_step``.
         """
         self._check_delta("grad", grad)
         if self.config.ideal:
-            self.w.sub_(grad, alpha=lr)
+            self.weight_.sub_(grad, alpha=lr)
             return self._count_ideal(grad if lr != 0 else torch.zeros_like(grad))
         return self.program(grad * (-lr))
 
     def program(self, delta_w: torch.Tensor) -> ProgramStats:
-        """Program a requested weight change ``delta_w`` (W's shape) as pulses; returns its cost."""
+        """Program a requested weight change ``delta_w`` (W's shape) as pulses, then read the
+        devices once into :attr:`weight`; returns the cost."""
         self._check_delta("delta_w", delta_w)
         cfg = self.config
         if cfg.ideal:
-            self.w.add_(delta_w)
+            self.weight_.add_(delta_w)
             return self._count_ideal(delta_w)
         dev = cfg.device
         r_w = delta_w.detach().to(torch.float64) * ((dev.n_states - 1) / (2.0 * cfg.w_max))
@@ -301,6 +329,7 @@ class Crossbar(nn.Module):
         self.energy_j.add_(energy)
         self.n_updates.add_(1)
         self.clock.add_(cfg.seconds_per_update)
+        self.refresh()
         return ProgramStats(pulses=int(round(pulses)), events=events, energy_j=energy,
                             requested=float(r.abs().sum()))
 

@@ -1,4 +1,4 @@
-r"""Signed weights on non-negative conductances, and back (DEVICES.md, "Signed weights").
+r"""Signed weights on non-negative conductances, and back (docs/devices.md, "Signed weights").
 
 Two encodings of a weight w with |w| <= w_max, both centred on G_mid = (G_min + G_max) / 2:
 

@@ -1,4 +1,4 @@
-r"""From a requested change to pulses (DEVICES.md, "Pulse schemes for an update dW").
+r"""From a requested change to pulses (docs/devices.md, "Pulse schemes").
 
 The request is a real number r of nominal pulses per device (r = Delta G / dG, signed):
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import torch
 
-from ..devices import _rng
+from .. import _rng
 
 SCHEMES = ("deterministic", "stochastic", "amplitude")
 """Pulse schemes."""

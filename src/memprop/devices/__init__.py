@@ -1,10 +1,14 @@
-"""Memristive device models, their non-idealities, published presets and device files.
+"""Memristive device models, their non-idealities, published presets, device files and aihwkit interop.
 
 Layer 1 of memprop (devices -> crossbar -> networks -> solvers -> learning -> experiments): a
 device is a frozen config whose pure ``update(g, n_pulses, *, generator)`` moves conductances
 by signed pulse counts along the model's closed-form curve, and whose ``read`` adds read noise.
 """
 
+from .aihwkit import export_device as export_device
+from .aihwkit import from_aihwkit as from_aihwkit
+from .aihwkit import import_device as import_device
+from .aihwkit import to_aihwkit as to_aihwkit
 from .base import AbstractDevice as AbstractDevice
 from .base import AbstractPulsedDevice as AbstractPulsedDevice
 from .base import pulse_energy as pulse_energy
@@ -16,7 +20,10 @@ from .exponential import nl_to_c as nl_to_c
 from .ideal import IdealDevice as IdealDevice
 from .nonideal import NonIdeal as NonIdeal
 from .power import PowerStepDevice as PowerStepDevice
+from .presets import PRESET_SOURCES as PRESET_SOURCES
 from .presets import PRESETS as PRESETS
+from .presets import preset_table as preset_table
+from .presets import preset_toml as preset_toml
 from .presets import resolve_device as resolve_device
 from .softbounds import SoftBoundsDevice as SoftBoundsDevice
 from .toml import MODELS as MODELS

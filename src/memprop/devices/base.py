@@ -1,9 +1,9 @@
 r"""The device interface: a memristor's conductance response to programming pulses.
 
-Conventions (DEVICES.md): g is a device's conductance in siemens; a pulse count n is signed,
-n > 0 potentiating (G up) and n < 0 depressing (G down), and may be real-valued (amplitude
-modulation, a fraction of a nominal pulse); u = (g - G_min) / (G_max - G_min) is the normalised
-conductance in [0, 1].
+Conventions (docs/devices.md, "Conventions"): g is a device's conductance in siemens; a pulse
+count n is signed, n > 0 potentiating (G up) and n < 0 depressing (G down), and may be
+real-valued (amplitude modulation, a fraction of a nominal pulse); u = (g - G_min) / (G_max -
+G_min) is the normalised conductance in [0, 1].
 
 Every pulsed model has a conductance range [G_min, G_max], a number of states n_states (P =
 n_states - 1 nominal pulses span the range, so the nominal step is
@@ -26,9 +26,9 @@ from typing import ClassVar
 
 import torch
 
+from .. import _rng
 from .._validate import in_range, positive, positive_int
 from ..errors import ConfigError
-from . import _rng
 from .nonideal import NonIdeal
 
 Params = dict[str, torch.Tensor]
@@ -210,9 +210,9 @@ def directional(n: torch.Tensor, up: torch.Tensor, down: torch.Tensor) -> torch.
 def pulse_energy(g_min: float, g_max: float, *, voltage: float = 2.0, width: float = 10e-9) -> float:
     """Estimated energy of one write pulse, V^2 G_mean t_w, in joules.
 
-    DEVICES.md tabulates no pulse energies; the presets use this estimate with NeuroSim V3.0's
-    generic analog cell pulse (2 V, 10 ns) at the mean conductance. Replace it with a measured
-    value (``energy_per_pulse``) when one is known.
+    The presets' sources (docs/devices.md, "Presets") give no pulse energies; the presets use
+    this estimate with NeuroSim V3.0's generic analog cell pulse (2 V, 10 ns) at the mean
+    conductance. Replace it with a measured value (``energy_per_pulse``) when one is known.
     """
     return voltage * voltage * 0.5 * (g_min + g_max) * width
 

@@ -1,4 +1,4 @@
-r"""Constant step with hard bounds (DEVICES.md, "Constant step, hard bounds").
+r"""Constant step with hard bounds (docs/devices.md, "Constant step, hard bounds").
 
 In normalised conductance u = (g - G_min) / (G_max - G_min), a train of n pulses moves
 

@@ -1,6 +1,7 @@
 r"""Exponential LTP/LTD: the standard fit of measured pulse responses (NeuroSim's model).
 
-A device sits at a pulse position x on a saturating exponential curve (DEVICES.md):
+A device sits at a pulse position x on a saturating exponential curve (docs/devices.md,
+"Exponential (NeuroSim)"):
 
 .. math::
     G_\text{LTP}(P) = B\,(1 - e^{-P/A}) + G_\text{min}, \qquad
@@ -20,12 +21,15 @@ x = G^{-1}(g), then g <- G(clip(x +/- n, 0, P_max)). In normalised form, with s 
 
 which is exact for any train of n pulses (c -> 0 is the linear device). Potentiation uses
 c_up and P_+ = P / (1 + a), depression c_down and P_- = P / (1 - a), P = n_states - 1.
+Per pulse the step is affine in u, u <- u + k (u* - u) with k = 1 - e^{-c/P_+} and
+u* = 1 / (1 - e^{-c}) (soft bounds towards a virtual bound beyond the range), which makes this
+model aihwkit's LinearStepDevice exactly (docs/devices.md, "aihwkit mapping").
 
 Nonlinearity labels follow NeuroSim (Chen et al., "NeuroSim+", IEDM 2017; MLP_NeuroSim V3.0,
 ``formula.cpp: getParamA``): |NL| in [0, 9] maps to a(|NL|) by NeuroSim's table, and the sign of
 NL is the sign of A. For potentiation NL > 0 is the usual saturating curve (large steps near
 G_min); for depression NL < 0 is the usual saturating curve (large steps near G_max). So the
-Ag:a-Si device of DEVICES.md is ``nl_up=2.4, nl_down=-4.88``.
+Ag:a-Si preset (docs/devices.md, "Presets") is ``nl_up=2.4, nl_down=-4.88``.
 """
 
 from __future__ import annotations

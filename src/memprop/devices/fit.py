@@ -444,36 +444,3 @@ def model_curves(device: AbstractPulsedDevice, sweeps: Sweeps) -> list[np.ndarra
         out.append(curve)
         g = float(curve[-1])
     return out
-
-
-def plot_fit(sweeps: Sweeps, result: FitResult, path: str | os.PathLike) -> Path:
-    """Plot data (dots) against the fitted model (lines), sweeps in file order; writes ``path``."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    path = Path(path)
-    fig, ax = plt.subplots(figsize=(7, 4))
-    offset = 0.0
-    for s, model in zip(sweeps.sweeps, model_curves(result.device, sweeps)):
-        x = offset + s.pulses
-        color = "tab:red" if s.direction > 0 else "tab:blue"
-        ax.plot(x, s.g * 1e6, ".", ms=3, color=color, alpha=0.6)
-        ax.plot(x, model * 1e6, "-", lw=1.5, color="black")
-        offset = x[-1] + 1
-    dev = result.device
-    ax.set_xlabel("pulse number (sweeps in file order)")
-    ax.set_ylabel("conductance (uS)")
-    ax.set_title(f"{Path(sweeps.source).name}: {dev.MODEL} fit, n_states={dev.n_states}, "
-                 f"rmse={result.rmse / (dev.g_max - dev.g_min):.1%} of range, c2c={result.c2c:.2%}",
-                 fontsize=9)
-    ax.plot([], [], ".", color="tab:red", label="potentiation data")
-    ax.plot([], [], ".", color="tab:blue", label="depression data")
-    ax.plot([], [], "-", color="black", label="model")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path

@@ -6,7 +6,7 @@ r"""Non-idealities shared by every pulsed device model, each off by default.
   (additive, since the nominal asymmetry is usually 0);
 - cycle-to-cycle write noise: each pulse adds N(0, sigma_c2c (G_max - G_min)) to the
   conductance, so an update of n pulses adds N(0, sigma_c2c (G_max - G_min) sqrt(n)) (NeuroSim's
-  convention, in which the published cycle-to-cycle figures of DEVICES.md are given);
+  convention, in which the presets' cycle-to-cycle figures, docs/devices.md "Presets", are given);
 - read noise: every read returns G (1 + sigma_read xi), independently per device and per read;
 - stuck-at faults: a fraction p_stuck of the devices never moves, a share q_high of them at
   G_max and the rest at G_min (measured HfO2 arrays: 10 % to 13.5 %, Gong, Rasch et al., IEDM

@@ -1,4 +1,4 @@
-r"""Power step (Fusi & Abbott, Nat. Neurosci. 2007; DEVICES.md, "Power step").
+r"""Power step (Fusi & Abbott, Nat. Neurosci. 2007; docs/devices.md, "Power step").
 
 With omega = (G_max - g) / (G_max - G_min) = 1 - u, a potentiating pulse moves u by
 delta_+ omega^gamma_+ and a depressing pulse by -delta_- (1 - omega)^gamma_-. The model is taken

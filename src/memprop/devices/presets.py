@@ -1,4 +1,4 @@
-r"""Published device parameter sets (DEVICES.md: NeuroSim V3.0 manual, Table II).
+r"""Published device parameter sets (docs/devices.md, "Presets": NeuroSim V3.0 manual, Table II).
 
 Each preset is an :class:`~memprop.devices.ExpStepDevice` instance built from the table: G_max =
 1 / R_on, G_min = G_max / (on/off ratio), the number of states, NeuroSim's nonlinearity labels
@@ -9,8 +9,11 @@ match them to within one pulse. "< x %" spreads are taken at their bound x. The 
 pulse energies: ``energy_per_pulse`` is the estimate of :func:`~memprop.devices.base.pulse_energy`
 (2 V, 10 ns at the mean conductance) and should be replaced by a measured value when known.
 
-:func:`resolve_device` turns a command-line string into a device: ``"ideal"``, a preset name
-(case-insensitive, see :data:`PRESETS`) or the path of a device TOML file.
+:data:`PRESET_SOURCES` holds each preset's source as text; :func:`preset_table` lists the presets
+with their parameters and sources and :func:`preset_toml` writes one as a device TOML file's text
+(what ``memprop device list`` and ``memprop device show`` print). :func:`resolve_device` turns a
+command-line string into a device: ``"ideal"``, a preset name (case-insensitive, see
+:data:`PRESETS`) or the path of a device TOML file.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from .base import AbstractDevice, pulse_energy
 from .exponential import ExpStepDevice
 from .ideal import IdealDevice
 from .nonideal import NonIdeal
+from .toml import device_to_toml
 
 
 def _table_row(*, r_on: float, on_off: float, n_states: int, nl_up: float, nl_down: float,
@@ -81,6 +85,52 @@ PRESETS: dict[str, ExpStepDevice] = {
     "hzo-fefet": HZO_FEFET_JERRY2017,
 }
 """The published devices by lowercase name (the values of ``--device``)."""
+
+_TABLE = "parameters from the MLP+NeuroSim V3.0 user manual (Chen, Peng and Yu, Georgia Tech), Table II"
+PRESET_SOURCES: dict[str, str] = {
+    "ag-a-si": f"S. H. Jo et al., Nano Letters 10(4), 1297-1301 (2010); {_TABLE}",
+    "taox-hfox": f"W. Wu et al., IEEE Symposium on VLSI Technology (2018); {_TABLE}",
+    "pcmo": f"S. Park et al., IEEE International Electron Devices Meeting (IEDM 2013); {_TABLE}",
+    "alox-hfo2": f"J. Woo et al., IEEE Electron Device Letters 37(8), 994-997 (2016); {_TABLE}",
+    "gst-pcm": f"D. Kuzum et al., Nano Letters 12(5), 2179-2186 (2012, online 2011); {_TABLE}",
+    "epiram": f"S. Choi et al., Nature Materials 17, 335-340 (2018); {_TABLE}",
+    "hzo-fefet": f"M. Jerry et al., IEEE International Electron Devices Meeting (IEDM 2017); {_TABLE}",
+}
+"""The source of each preset (same keys as :data:`PRESETS`): the device paper, then the table the
+parameters were taken from."""
+
+
+def _preset_key(name: str) -> str:
+    key = name.strip().lower() if isinstance(name, str) else name
+    if key not in PRESETS:
+        raise ConfigError(f"preset must be one of {', '.join(map(repr, PRESETS))}; got {name!r}")
+    return key
+
+
+def preset_table() -> list[dict[str, object]]:
+    """One row per preset, in :data:`PRESETS` order, ready for a table or JSON.
+
+    Keys: ``name``, ``model``, ``n_states``, ``g_min`` and ``g_max`` (siemens), ``nl_up`` and
+    ``nl_down`` (NeuroSim nonlinearity labels), ``asymmetry``, ``c2c`` (cycle-to-cycle spread,
+    fraction of the range per pulse), ``energy_per_pulse`` (joules, an estimate) and ``source``.
+    """
+    return [{"name": name, "model": dev.MODEL, "n_states": dev.n_states, "g_min": dev.g_min,
+             "g_max": dev.g_max, "nl_up": dev.nl_up, "nl_down": dev.nl_down,
+             "asymmetry": dev.asymmetry, "c2c": dev.nonideal.c2c,
+             "energy_per_pulse": dev.energy_per_pulse, "source": PRESET_SOURCES[name]}
+            for name, dev in PRESETS.items()]
+
+
+def preset_toml(name: str) -> str:
+    """The preset ``name`` (case-insensitive) as device TOML text, its source in a comment.
+
+    :func:`~memprop.devices.load_device` reads the text back into a device equal to the preset.
+
+    Raises:
+        ConfigError: an unknown name (the message lists the valid ones).
+    """
+    key = _preset_key(name)
+    return device_to_toml(PRESETS[key], comment=f"memprop preset {key!r}\nsource: {PRESET_SOURCES[key]}")
 
 
 def resolve_device(spec: str | AbstractDevice) -> AbstractDevice:

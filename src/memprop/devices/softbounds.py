@@ -1,4 +1,4 @@
-r"""Linear step / soft bounds (DEVICES.md, "Linear step / soft bounds").
+r"""Soft bounds, aihwkit's linear step with gamma = 1 (docs/devices.md, "Soft bounds").
 
 The step shrinks linearly to zero at the bound it moves towards. In normalised conductance u,
 one pulse moves u by alpha_+ (1 - u) up or alpha_- u down, so a train of n pulses gives the

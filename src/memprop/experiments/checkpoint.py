@@ -15,7 +15,7 @@ objects. It holds:
 - ``format`` and ``version``, checked on load.
 
 The file is written to a temporary file in the same directory, fsynced and renamed into place
-(:func:`memprop.experiments.io.atomic_write_bytes`), so an interrupted write leaves the previous
+(:func:`memprop.io.atomic_write_bytes`), so an interrupted write leaves the previous
 checkpoint intact.
 """
 
@@ -32,8 +32,8 @@ from typing import Any
 
 import torch
 
+from .._atomic import atomic_write_bytes
 from ..errors import DataError
-from .io import atomic_write_bytes
 
 FORMAT = "memprop.checkpoint"
 VERSION = 1

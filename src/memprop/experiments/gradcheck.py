@@ -27,6 +27,8 @@ from ..learning import EquilibriumPropagation, RecurrentBackprop, implicit_gradi
 from ..networks import AdditiveNetwork, EnergyNetwork, LayeredNetwork, init_symmetric
 from ..solvers import AndersonSolver, EulerSolver, relax
 
+TITLE = "RBP and EP against the exact gradient (float64)"
+
 MODELS = ("additive", "energy", "layered")
 BETAS = (1.0, 0.1, 0.01, 0.001)
 BATCH = 4
@@ -97,4 +99,30 @@ def gradcheck(model: str = "additive", n: int = 30, seed: int = 0) -> dict:
             except ConvergenceError as e:  # e.g. -beta = -1 removes the outputs' leak
                 rows[f"{beta:g}"] = {"cosine": None, "rel_error": None, "error": str(e)}
         out["ep"][key] = rows
+    return out
+
+
+SWEEP_SETTINGS = {"model": MODELS, "n": int}
+"""Settings of a gradcheck sweep task: the model (default additive) and n (default 30)."""
+
+
+def _flatten(prefix: str, obj, out: dict) -> None:
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            _flatten(f"{prefix}/{k}" if prefix else str(k), v, out)
+    elif obj is None:
+        out[prefix] = float("nan")
+    else:
+        out[prefix] = obj
+
+
+def sweep_task(settings: dict, seed: int) -> dict:
+    """:func:`gradcheck` as a sweep task. Metrics: the agreement figures flattened with ``/``,
+    e.g. ``rbp/cosine``, ``ep/centred/0.01/cosine``; a failed EP point gives NaN numbers and its
+    message in ``.../error``."""
+    result = gradcheck(str(settings.get("model", "additive")), n=int(settings.get("n", 30)), seed=seed)
+    out: dict = {}
+    for key in ("rbp", "ep"):
+        if key in result:
+            _flatten(key, result[key], out)
     return out

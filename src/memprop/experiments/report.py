@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .io import atomic_write_bytes
+from .._atomic import atomic_write_bytes
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -1,4 +1,5 @@
-"""Learning rules: EP, RBP, Hebbian, Storkey, and exact gradient references."""
+"""Learning rules (EP, RBP, Hebbian, Storkey), exact gradient references, the one update and
+the one training loop."""
 
 from .base import AbstractLearningRule as AbstractLearningRule
 from .base import Estimate as Estimate
@@ -10,3 +11,9 @@ from .exact import unrolled_gradient as unrolled_gradient
 from .hebbian import Hebbian as Hebbian
 from .hebbian import Storkey as Storkey
 from .rbp import RecurrentBackprop as RecurrentBackprop
+from .trainer import EpochResult as EpochResult
+from .trainer import train_epoch as train_epoch
+from .updates import OuterProducts as OuterProducts
+from .updates import RowSum as RowSum
+from .updates import apply_update as apply_update
+from .updates import dense as dense

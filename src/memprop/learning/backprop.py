@@ -72,12 +72,13 @@ class Backprop(AbstractLearningRule):
         choice("output", self.output, OUTPUTS)
         choice("loss", self.loss, LOSSES)
 
-    def estimate(self, network, x, target, *, s0=None, generator=None) -> Estimate:
+    def estimate(self, network, x, target, *, s0=None, generator=None, drive=None, workspace=None,
+                 validate=True) -> Estimate:
         if not isinstance(network, LayeredNetwork):
             raise ConfigError(f"Backprop needs a LayeredNetwork, got {type(network).__name__}")
         if x is None:
             raise ConfigError("x (the input batch) is required by Backprop")
-        params = {k: v.detach().requires_grad_(True) for k, v in network.parameters.items()}
+        params = {k: v.detach().requires_grad_(True) for k, v in network.trainable().items()}
         with torch.enable_grad():
             y = feedforward(network.with_parameters(params), x, output=self.output)
             j = loss_value(y, target, self.loss)

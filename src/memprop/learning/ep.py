@@ -14,6 +14,12 @@ Estimators:
 - ``random_sign``: one-sided with the sign of beta drawn at random per call (Scellier & Bengio);
 - ``centred``: (dF/dtheta(s^{+beta}) - dF/dtheta(s^{-beta})) / (2 beta) (Laborieux et al. 2021),
   bias O(beta^2).
+
+On a network that gives its energy gradient as factors (the layered network: dE/dW_k =
+-rho(s_k)^T rho(s_{k+1}) / m), the estimate is returned factored
+(:class:`~memprop.learning.updates.OuterProducts`), so that applying it costs one product per
+phase and layer and no dense temporary; the input layer, clamped in both phases, takes one
+product of the difference.
 """
 
 from __future__ import annotations
@@ -22,11 +28,12 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .._validate import choice, nonzero_beta
+from .._validate import choice, in_range, nonzero_beta
 from ..errors import ConfigError
 from ..networks.base import AbstractEnergyNetwork
-from ..solvers import AbstractEquilibriumSolver, AndersonSolver, relax
+from ..solvers import AbstractEquilibriumSolver, AndersonSolver, Steps, ToTolerance, relax
 from .base import AbstractLearningRule, Estimate
+from .updates import OuterProducts, RowSum
 
 ESTIMATORS = ("one_sided", "random_sign", "centred")
 
@@ -35,8 +42,10 @@ ESTIMATORS = ("one_sided", "random_sign", "centred")
 class EquilibriumPropagation(AbstractLearningRule):
     """EP gradient estimator for any energy network.
 
-    ``throw=False`` lets fixed-iteration protocols (Scellier & Bengio's 20 free + 4 nudged steps,
-    set by the solvers' ``max_steps``) proceed without convergence.
+    ``stop`` / ``nudged_stop`` set the phases' stopping policies (default: each solver's
+    tolerance; ``Steps(20)`` and ``Steps(4)`` give Scellier & Bengio's fixed 20 free + 4 nudged
+    iterations); ``compact`` how converged rows leave (see :func:`~memprop.solvers.relax`).
+    ``throw=False`` lets relaxations that did not converge proceed.
     """
 
     beta: float = 0.5
@@ -46,35 +55,71 @@ class EquilibriumPropagation(AbstractLearningRule):
     """Solver of the free phase."""
     nudged_solver: AbstractEquilibriumSolver | None = None
     """Solver of the nudged phase(s); default: the free phase's."""
+    stop: ToTolerance | Steps | None = None
+    """Stopping policy of the free phase (None: the solver's tolerance)."""
+    nudged_stop: ToTolerance | Steps | None = None
+    """Stopping policy of the nudged phase(s) (None: the nudged solver's tolerance)."""
+    compact: float | None = 0.0
+    """How converged rows leave the working set under a tolerance (see ``relax``)."""
     throw: bool = True
 
     def __post_init__(self):
         nonzero_beta(self.beta)
         choice("estimator", self.estimator, ESTIMATORS)
+        if self.compact is not None:
+            in_range("compact", self.compact, 0.0, 1.0)
 
-    def estimate(self, network, x, target, *, s0=None, generator=None) -> Estimate:
+    def estimate(self, network, x, target, *, s0=None, generator=None, drive=None, workspace=None,
+                 validate=True) -> Estimate:
         if not isinstance(network, AbstractEnergyNetwork):
             raise ConfigError(
                 f"equilibrium propagation needs an energy network (EnergyNetwork, LayeredNetwork), "
                 f"got {type(network).__name__}"
             )
         batch = tuple(target.shape[:-1])
-        d = network.drive(x, batch)
-        free = relax(network, self.solver, s0, x, drive=d, generator=generator, throw=self.throw)
+        d = network.drive(x, batch) if drive is None else drive
+        kw = dict(drive=d, throw=self.throw, compact=self.compact, workspace=workspace, validate=validate)
+        free = relax(network, self.solver, s0, x, generator=generator, stop=self.stop, tag="free", **kw)
         nudged_solver = self.nudged_solver or self.solver
 
-        def nudge(beta):
-            eq = relax(network, nudged_solver, free.state, drive=d, beta=beta, target=target,
-                       throw=self.throw)
-            return network.energy_grads(eq.state, x)
+        def nudge(beta, tag):
+            return relax(network, nudged_solver, free.state, beta=beta, target=target, stop=self.nudged_stop,
+                         tag=tag, **kw).state
 
         if self.estimator == "centred":
-            plus, minus, scale = nudge(self.beta), nudge(-self.beta), 2.0 * self.beta
+            plus, minus, scale = nudge(self.beta, "plus"), nudge(-self.beta, "minus"), 2.0 * self.beta
         else:
             beta = self.beta
             if self.estimator == "random_sign":
                 sign = torch.randint(0, 2, (1,), generator=generator).item() * 2 - 1
                 beta = beta * sign
-            plus, minus, scale = nudge(beta), network.energy_grads(free.state, x), beta
-        grads = {k: (plus[k] - minus[k]) / scale for k in plus}
-        return Estimate(grads, free)
+            plus, minus, scale = nudge(beta, "plus"), free.state, beta
+        return Estimate(self._combine(network, x, plus, minus, scale), free)
+
+    @staticmethod
+    def _combine(network, x, plus, minus, scale):
+        """(dE/dtheta(plus) - dE/dtheta(minus)) / scale, factored where the network allows."""
+        factors = getattr(network, "energy_grad_factors", None)
+        if factors is None or network.batched or plus.ndim != 2:
+            gp, gm = network.energy_grads(plus, x), network.energy_grads(minus, x)
+            return {k: (gp[k] - gm[k]) / scale for k in gp}
+        fp, fm = factors(plus, x), factors(minus, x)
+        div = plus.shape[0] * scale  # dE/dtheta = -a^T b / m
+        diffs: dict[tuple[int, int], torch.Tensor] = {}
+
+        def diff(p, m):
+            key = (id(p), id(m))
+            if key not in diffs:
+                diffs[key] = p - m  # keeps the states' memory layout
+            return diffs[key]
+
+        grads = {}
+        for name, (ap, bp) in fp.items():
+            am, bm = fm[name]
+            if ap is None:  # a bias: -sum_rows(b) / m
+                grads[name] = RowSum(diff(bp, bm), -1.0, div)
+            elif ap is am:  # the clamped input, the same in both phases: one product
+                grads[name] = OuterProducts(((ap, diff(bp, bm), -1.0),), div)
+            else:
+                grads[name] = OuterProducts(((ap, bp, -1.0), (am, bm, 1.0)), div)
+        return grads

@@ -62,7 +62,7 @@ def implicit_gradient(network: AbstractNetwork, x: torch.Tensor | None, target: 
         return _convention(network, {"W": full})
     if not isinstance(network, AbstractEnergyNetwork):
         raise ConfigError(f"no implicit gradient for {type(network).__name__}")
-    params = {k: v.detach().clone().requires_grad_(True) for k, v in network.parameters.items()}
+    params = {k: v.detach().clone().requires_grad_(True) for k, v in network.trainable().items()}
     net = network.with_parameters(params)
     free = network.free_units(s, d)  # (B, n) bool
 
@@ -99,7 +99,7 @@ def unrolled_gradient(network: AbstractNetwork, x: torch.Tensor | None, target: 
     _check(network)
     positive_int("steps", steps)
     positive("step_size", step_size)
-    params = {k: v.detach().clone().requires_grad_(True) for k, v in network.parameters.items()}
+    params = {k: v.detach().clone().requires_grad_(True) for k, v in network.trainable().items()}
     net = network.with_parameters(params)
     batch = tuple(target.shape[:-1])
     d = net.drive(x, batch)

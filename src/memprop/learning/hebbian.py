@@ -11,7 +11,7 @@ Both are presented as gradients (the update is -lr * grad, so lr = 1 applies the
 by the network's connectivity. Storkey's rule is sequential by definition: a batch of patterns
 is applied one after the other (a loop over the batch, each step vectorised over units and over
 configurations of batched weights). Recall: :class:`~memprop.networks.HopfieldNetwork` with
-:class:`~memprop.solvers.FixedPointIteration` (synchronous sign dynamics).
+:class:`~memprop.solvers.SignRecall` (synchronous sign dynamics).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from .base import AbstractLearningRule, Estimate
 
 def _patterns(network: AbstractNetwork, xi: torch.Tensor) -> torch.Tensor:
     """Patterns as (C, P, n) for batched weights or (P, n) for shared weights."""
-    W = network.parameters["W"]
+    W = network.W
     if xi.shape[-1] != W.shape[-1]:
         raise ConfigError(f"patterns must have last dimension {W.shape[-1]}, got shape {tuple(xi.shape)}")
     if W.ndim == 3:
@@ -45,7 +45,8 @@ def _masked_zero_diag(dW: torch.Tensor, mask: torch.Tensor | None) -> torch.Tens
 class Hebbian(AbstractLearningRule):
     """Hebbian rule: grad = -(1/N) sum over the batch of xi xi^T (zero diagonal, masked)."""
 
-    def estimate(self, network, x, target, *, s0=None, generator=None) -> Estimate:
+    def estimate(self, network, x, target, *, s0=None, generator=None, drive=None, workspace=None,
+                 validate=True) -> Estimate:
         xi = _patterns(network, target)
         n = xi.shape[-1]
         dW = torch.matmul(xi.mT, xi) / n
@@ -56,10 +57,11 @@ class Hebbian(AbstractLearningRule):
 class Storkey(AbstractLearningRule):
     """Storkey's (1997) incremental rule, exact (see the module docstring)."""
 
-    def estimate(self, network, x, target, *, s0=None, generator=None) -> Estimate:
+    def estimate(self, network, x, target, *, s0=None, generator=None, drive=None, workspace=None,
+                 validate=True) -> Estimate:
         xi_all = _patterns(network, target)
         mask = getattr(network, "mask", None)
-        W0 = network.parameters["W"]
+        W0 = network.W
         W = W0.clone()
         n = W.shape[-1]
         for p in range(xi_all.shape[-2]):  # Storkey's rule is sequential over patterns

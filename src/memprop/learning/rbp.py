@@ -14,10 +14,18 @@ from dataclasses import dataclass, field
 
 import torch
 
+from .._validate import in_range
 from ..errors import ConfigError
 from ..networks.additive import AdditiveNetwork, AdjointNetwork
 from ..networks.connectivity import symmetric_gradient
-from ..solvers import AbstractEquilibriumSolver, AndersonSolver, EulerSolver, relax
+from ..solvers import (
+    AbstractEquilibriumSolver,
+    AndersonSolver,
+    EulerSolver,
+    Steps,
+    ToTolerance,
+    relax,
+)
 from .base import AbstractLearningRule, Estimate
 
 
@@ -39,21 +47,31 @@ class RecurrentBackprop(AbstractLearningRule):
     """Solver of the side network, Eq. (9) (Euler: the analog network's own dynamics)."""
     y0: float = 0.5
     """The side state's reset value y(0)."""
+    stop: ToTolerance | Steps | None = None
+    """Stopping policy of both relaxations (None: each solver's tolerance)."""
+    compact: float | None = 0.0
+    """How converged rows leave the working set (see ``relax``)."""
     throw: bool = True
 
-    def estimate(self, network, x, target, *, s0=None, generator=None) -> Estimate:
+    def __post_init__(self):
+        if self.compact is not None:
+            in_range("compact", self.compact, 0.0, 1.0)
+
+    def estimate(self, network, x, target, *, s0=None, generator=None, drive=None, workspace=None,
+                 validate=True) -> Estimate:
         if not isinstance(network, AdditiveNetwork):
             raise ConfigError(f"recurrent backpropagation needs an AdditiveNetwork, got {type(network).__name__}")
         batch = tuple(target.shape[:-1])
-        d = network.drive(x, batch)
-        free = relax(network, self.solver, s0, x, drive=d, generator=generator, throw=self.throw)
+        d = network.drive(x, batch) if drive is None else drive
+        kw = dict(throw=self.throw, stop=self.stop, compact=self.compact, workspace=workspace, validate=validate)
+        free = relax(network, self.solver, s0, x, drive=d, generator=generator, tag="free", **kw)
         v = free.state
         h = network.preactivation(v, d)
         J = torch.zeros_like(v)
         J[..., network.output_index] = target - network.outputs(v)
         side = AdjointNetwork(network.W, network.activation.prime(h))
         y0 = torch.full_like(v, self.y0)
-        y = relax(side, self.side_solver, y0, drive=J, throw=self.throw).state
+        y = relax(side, self.side_solver, y0, drive=J, tag="side", **kw).state
         full = -_mean_outer(y, v, network.batched)  # dJ/dW_ij = -y_i v_j
         grad = symmetric_gradient(full, network.mask) if network.symmetric else full * network.mask
         return Estimate({"W": grad}, free)

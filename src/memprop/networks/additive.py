@@ -11,6 +11,7 @@ import torch
 
 from .activations import TANH, Activation
 from .base import AbstractNetwork, AbstractRecurrentNetwork
+from .energy import _FieldKernel, _mm
 
 
 class AdditiveNetwork(AbstractRecurrentNetwork):
@@ -18,7 +19,8 @@ class AdditiveNetwork(AbstractRecurrentNetwork):
 
     Args:
         W: recurrent weights (n, n), or (C, n, n) for C configurations relaxed together.
-        mask: boolean (n, n) connectivity; default all-to-all without self-connections.
+        mask: boolean (n, n) connectivity (or (C, n, n)); default all-to-all without
+            self-connections.
         activation: g, monotone and differentiable (tanh by default).
         outputs: index of the output units (default: all units, as in reconstruction).
         symmetric: require W = W^T (the paper's setting; False allows asymmetric hardware).
@@ -29,17 +31,31 @@ class AdditiveNetwork(AbstractRecurrentNetwork):
         super().__init__(W, mask=mask, symmetric=symmetric, outputs=outputs)
         self.activation = activation
 
-    def preactivation(self, v: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
-        """h = W v + I, shape of v."""
-        return torch.matmul(v, self.W.mT) + d
+    def preactivation(self, v: torch.Tensor, d: torch.Tensor | None, out: torch.Tensor | None = None) -> torch.Tensor:
+        """h = W v + I, shape of v (``d`` None: no input)."""
+        M = self._weights_for(v)
+        if out is None:
+            return torch.matmul(v, M) if d is None else torch.matmul(v, M) + d
+        h = _mm(v, M, out)
+        if d is not None:
+            h += d
+        return h
 
-    def vector_field(self, s, d, *, beta=0.0, target=None):
-        """Eq. (3): -v + g(W v + I). (The additive model is not nudged; beta is ignored.)"""
-        return self.activation(self.preactivation(s, d)) - s
+    def vector_field(self, s, d, *, beta=0.0, target=None, out=None):
+        """Eq. (3): -v + g(W v + I), in place. (The additive model is not nudged; beta is ignored.)"""
+        if out is None:  # functional (autograd may run through it)
+            return self.activation(self.preactivation(s, d)) - s
+        h = self.preactivation(s, d, out)
+        if self.activation.name == "tanh":
+            return torch.tanh_(h).sub_(s)
+        return h.copy_(self.activation(h)).sub_(s)
 
     def fixed_point_map(self, s, d, *, beta=0.0, target=None):
         """Phi(v) = g(W v + I), Eq. (6)."""
         return self.activation(self.preactivation(s, d))
+
+    def kernel(self, d, *, h, beta=0.0, target=None, work=None, tag="k", rows=False):
+        return _FieldKernel(self, d, h=h, beta=beta, target=target, work=work, tag=tag)
 
 
 class AdjointNetwork(AbstractNetwork):
@@ -47,10 +63,13 @@ class AdjointNetwork(AbstractNetwork):
 
     Linear in y; built at the forward fixed point v* (h = W v* + I, J = T - v* on the outputs, 0
     elsewhere), which is passed as the drive. Its fixed point y = g'(h) (W^T y + J) is Eq. (8).
-    Final class.
+    It reads the forward network's W (no parameters of its own). Final class.
     """
 
+    weight_names = ("W",)
+
     def __init__(self, W: torch.Tensor, gprime: torch.Tensor):
+        super().__init__()
         self.W = W
         self.gprime = gprime  # (*batch, n): per element, so ``take`` restricts it too
         self.n_state = W.shape[-1]
@@ -62,10 +81,6 @@ class AdjointNetwork(AbstractNetwork):
     @property
     def output_index(self):
         return slice(None)
-
-    @property
-    def parameters(self) -> dict[str, torch.Tensor]:
-        return {"W": self.W}
 
     def check_state(self, s, name="s"):
         return s
@@ -83,5 +98,13 @@ class AdjointNetwork(AbstractNetwork):
     def fixed_point_map(self, s, d, *, beta=0.0, target=None):
         return self.gprime * (torch.matmul(s, self.W) + d)
 
-    def vector_field(self, s, d, *, beta=0.0, target=None):
-        return self.fixed_point_map(s, d) - s
+    def vector_field(self, s, d, *, beta=0.0, target=None, out=None):
+        if out is None:
+            return self.fixed_point_map(s, d) - s
+        h = _mm(s, self.W, out)
+        if d is not None:
+            h += d
+        return h.mul_(self.gprime).sub_(s)
+
+    def kernel(self, d, *, h, beta=0.0, target=None, work=None, tag="k", rows=False):
+        return _FieldKernel(self, d, h=h, beta=beta, target=target, work=work, tag=tag)

@@ -43,14 +43,16 @@ def band_synapses(n: int, k: int) -> int:
     return n * n - k * (k + 1)
 
 
-def check_mask(mask: object, n: int, *, name: str = "mask") -> torch.Tensor:
-    """Validate a user's connectivity mask: a symmetric (n, n) boolean tensor."""
+def check_mask(mask: object, n: int, *, name: str = "mask", configs: int | None = None) -> torch.Tensor:
+    """Validate a user's connectivity mask: a symmetric (n, n) boolean tensor, or one per
+    configuration, (configs, n, n), for weights with a configuration dimension."""
     if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
         raise ConfigError(f"{name} must be a boolean torch.Tensor, got {type(mask).__name__}"
                           + (f" of dtype {mask.dtype}" if isinstance(mask, torch.Tensor) else ""))
-    if tuple(mask.shape) != (n, n):
-        raise ConfigError(f"{name} must have shape ({n}, {n}), got {tuple(mask.shape)}")
-    if not bool((mask == mask.T).all()):
+    allowed = [(n, n)] + ([(configs, n, n)] if configs is not None else [])
+    if tuple(mask.shape) not in allowed:
+        raise ConfigError(f"{name} must have shape {' or '.join(map(str, allowed))}, got {tuple(mask.shape)}")
+    if not bool((mask == mask.mT).all()):
         raise ConfigError(f"{name} must be symmetric (mask[i, j] == mask[j, i]); it is not")
     return mask
 
@@ -78,10 +80,11 @@ def init_symmetric(
     configs: int | None = None,
     generator: torch.Generator | None = None,
     dtype: torch.dtype = torch.float32,
+    device: torch.device | str | None = None,
 ) -> torch.Tensor:
     """Symmetric weights uniform in [-scale, scale] (the paper's [-0.1, 0.1]), masked.
 
-    Returns (n, n), or (configs, n, n) with an independent draw per configuration.
+    Returns (n, n), or (configs, n, n) with an independent draw per configuration, on ``device``.
     """
     positive_int("n", n)
     shape = (n, n) if configs is None else (positive_int("configs", configs), n, n)
@@ -89,7 +92,7 @@ def init_symmetric(
     upper = torch.triu(u)  # draw each pair once, mirror it: exactly symmetric
     w = (upper + torch.triu(u, 1).mT) * scale
     mask = full_mask(n) if mask is None else mask
-    return (w * mask.cpu()).to(dtype)
+    return (w * mask.cpu()).to(device=device, dtype=dtype)  # drawn in float64 on the CPU: the same numbers anywhere
 
 
 def check_weights(W: object, mask: torch.Tensor | None, *, symmetric: bool, name: str = "W") -> torch.Tensor:
@@ -109,7 +112,7 @@ def check_weights(W: object, mask: torch.Tensor | None, *, symmetric: bool, name
             f"(W + W.mT) / 2 or pass symmetric=False where the model allows it"
         )
     if mask is not None:
-        check_mask(mask, n)
+        check_mask(mask, n, configs=W.shape[0] if W.ndim == 3 else None)
         off = W.masked_select(~mask.to(W.device).expand_as(W))
         if off.numel() and bool((off != 0).any()):
             raise ConfigError(f"{name} has non-zero entries where the mask is False; multiply by the mask")

@@ -9,15 +9,20 @@ r"""The energy (Hopfield-like) network of Eq. (12)-(13), trained by equilibrium 
 (Scellier & Bengio 2017; Eq. 12 writes g_i(u_i) and Eq. 13 g_i(v_j): both mean g(v)). With the
 nudging of Eq. (15)-(16), F = E + beta C and the outputs feel an extra beta (T - v). Hidden units
 are state units that are not outputs; they receive no input unless I is non-zero there.
+
+On hardware whose read-out of W is not exactly symmetric (two devices per neuron pair), the
+dynamics use the matrix as held, h_i = sum_j W_ij g(v_j); the energy is then undefined, but the
+gradient convention (one parameter per pair) is kept.
 """
 
 from __future__ import annotations
 
 import torch
 
-from .activations import TANH, Activation
+from .activations import TANH, Activation, Tanh
 from .base import AbstractEnergyNetwork, AbstractRecurrentNetwork
 from .connectivity import symmetric_gradient
+from .kernel import Kernel
 
 
 class EnergyNetwork(AbstractRecurrentNetwork, AbstractEnergyNetwork):
@@ -25,14 +30,17 @@ class EnergyNetwork(AbstractRecurrentNetwork, AbstractEnergyNetwork):
 
     Args:
         W: symmetric weights (n, n), or (C, n, n) for C configurations relaxed together.
-        mask: boolean (n, n) connectivity; default all-to-all without self-connections.
+        mask: boolean (n, n) connectivity, or (C, n, n) one per configuration; default
+            all-to-all without self-connections.
         activation: g, monotone and differentiable (tanh by default).
         outputs: index of the output units (default all; the others are hidden units).
+        symmetric: False accepts a matrix that is not exactly symmetric (hardware with two
+            devices per neuron pair): the dynamics use it as held, the energy is then undefined.
     """
 
     def __init__(self, W: torch.Tensor, *, mask: torch.Tensor | None = None, activation: Activation = TANH,
-                 outputs: slice | torch.Tensor = slice(None)):
-        super().__init__(W, mask=mask, symmetric=True, outputs=outputs)
+                 outputs: slice | torch.Tensor = slice(None), symmetric: bool = True):
+        super().__init__(W, mask=mask, symmetric=symmetric, outputs=outputs)
         self.activation = activation
 
     def energy(self, s: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
@@ -40,19 +48,42 @@ class EnergyNetwork(AbstractRecurrentNetwork, AbstractEnergyNetwork):
         r = self.activation(s)
         return 0.5 * (s * s).sum(-1) - 0.5 * (torch.matmul(r, self.W.mT) * r).sum(-1) - (d * r).sum(-1)
 
-    def vector_field(self, s, d, *, beta=0.0, target=None):
-        """Eq. (13), plus beta (T - v) on the outputs when nudged (Eq. 16)."""
-        f = self.activation.prime(s) * (torch.matmul(self.activation(s), self.W.mT) + d) - s
-        nudge = self._nudge(s, beta, target)
-        return f if nudge is None else f + nudge
+    def vector_field(self, s, d, *, beta=0.0, target=None, out=None):
+        """Eq. (13), plus beta (T - v) on the outputs when nudged (Eq. 16). ``d`` None: no drive.
+
+        With tanh the field is computed in place as (1 - g^2) (g W^T + I) - v, g = tanh(v)."""
+        M = self._weights_for(s)
+        if out is not None and isinstance(self.activation, Tanh):  # in place (no autograd)
+            g = torch.tanh(s)
+            h = _mm(g, M, out)
+            if d is not None:
+                h += d
+            f = h.mul_(g.mul_(g).neg_().add_(1.0)).sub_(s)  # g'(v) = 1 - tanh(v)^2
+        else:
+            h = torch.matmul(self.activation(s), M)
+            if d is not None:
+                h = h + d
+            f = self.activation.prime(s) * h - s
+            if out is not None:
+                f = out.copy_(f)
+        if beta != 0.0:
+            idx = self.output_index
+            if out is None:
+                f = f + self._nudge(s, beta, target)
+            else:
+                f[..., idx] += beta * (target - s[..., idx])
+        return f
 
     def fixed_point_map(self, s, d, *, beta=0.0, target=None):
         """Phi(v) = (g'(v) (W g(v) + I) + beta m T) / (1 + beta m), m the output indicator."""
-        phi = self.activation.prime(s) * (torch.matmul(self.activation(s), self.W.mT) + d)
+        phi = self.activation.prime(s) * (torch.matmul(self.activation(s), self._weights_for(s)) + d)
         if beta == 0.0:
             return phi
         nudge = self._nudge(torch.zeros_like(s), beta, target)  # beta m T
         return (phi + nudge) / self._output_weight(s, beta)
+
+    def kernel(self, d, *, h, beta=0.0, target=None, work=None, tag="k", rows=False):
+        return _FieldKernel(self, d, h=h, beta=beta, target=target, work=work, tag=tag)
 
     def energy_grads(self, s: torch.Tensor, x: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """dE/dW = -g(v_i) g(v_j) per shared pair (masked), averaged over the sample dimension."""
@@ -63,3 +94,32 @@ class EnergyNetwork(AbstractRecurrentNetwork, AbstractEnergyNetwork):
             r2 = r.reshape(-1, r.shape[-1])
             outer = r2.T @ r2 / r2.shape[0]
         return {"W": symmetric_gradient(-0.5 * outer, self.mask)}
+
+
+def _mm(a: torch.Tensor, M: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    """a @ M into ``out``: ``bmm`` for stacked (C, b, n) states (``matmul`` costs twice its
+    dispatch time on such small batches), ``mm`` for (B, n), ``matmul`` otherwise."""
+    if a.ndim == 3 and M.ndim == 3:
+        return torch.bmm(a, M, out=out)
+    if a.ndim == 2 and M.ndim == 2:
+        return torch.mm(a, M, out=out)
+    return torch.matmul(a, M, out=out)
+
+
+class _FieldKernel(Kernel):
+    """Euler on an unbounded model whose ``vector_field`` computes in place: the field goes into
+    a workspace buffer, the residual is max |f|, and a zero drive is skipped (recall with I = 0)."""
+
+    def __init__(self, network, d, *, h, beta=0.0, target=None, work=None, tag="k"):
+        super().__init__(network, d, h=h, beta=beta, target=target, work=work, tag=tag)
+        self.d_eff = None if not bool(d.any()) else d
+        self._f = None
+
+    def advance(self, u, out, residual):
+        f = self._f
+        if f is None or f.shape != u.shape:
+            f = self._f = self.work.get(f"{self.tag}.f", tuple(u.shape), u)
+        f = self.network.vector_field(u, self.d_eff, beta=self.beta, target=self.target, out=f)
+        r = f.abs().amax(-1) if residual else None
+        torch.add(u, f, alpha=self.h, out=out)
+        return r

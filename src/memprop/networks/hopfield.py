@@ -1,9 +1,10 @@
 r"""Binary Hopfield network with synchronous sign dynamics, for Hebbian and Storkey recall.
 
-.. math:: s \leftarrow \operatorname{sign}(W s), \quad \text{a unit with } (W s)_i = 0 \text{ keeps its state.}
+.. math:: s \leftarrow \operatorname{sign}(W s + I), \quad \text{a unit with } (W s + I)_i = 0 \text{ keeps its state.}
 
 Recall runs from the corrupted pattern until a fixed point (or the step limit: synchronous updates
-can fall into 2-cycles, which is then reported as not converged).
+can fall into 2-cycles, which :class:`~memprop.solvers.SignRecall` detects and reports as not
+converged).
 """
 
 from __future__ import annotations
@@ -14,14 +15,19 @@ from .base import AbstractRecurrentNetwork
 
 
 class HopfieldNetwork(AbstractRecurrentNetwork):
-    """Sign dynamics on weights W (n, n) or (C, n, n). Final class."""
+    """Sign dynamics on weights W (n, n) or (C, n, n). Final class.
 
-    def __init__(self, W: torch.Tensor, *, mask: torch.Tensor | None = None):
-        super().__init__(W, mask=mask, symmetric=True)
+    ``symmetric=False`` accepts the asymmetric matrix of hardware with two devices per pair."""
+
+    def __init__(self, W: torch.Tensor, *, mask: torch.Tensor | None = None, symmetric: bool = True):
+        super().__init__(W, mask=mask, symmetric=symmetric)
 
     def fixed_point_map(self, s, d, *, beta=0.0, target=None):
-        h = torch.matmul(s, self.W.mT) + d
-        return torch.where(h > 0, 1.0, torch.where(h < 0, -1.0, s)).to(s.dtype)
+        h = torch.matmul(s, self._weights_for(s))
+        if d is not None:
+            h += d
+        return torch.where(h == 0, s, torch.sign(h))
 
-    def vector_field(self, s, d, *, beta=0.0, target=None):
-        return self.fixed_point_map(s, d) - s
+    def vector_field(self, s, d, *, beta=0.0, target=None, out=None):
+        f = self.fixed_point_map(s, d) - s
+        return f if out is None else out.copy_(f)

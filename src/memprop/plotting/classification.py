@@ -1,32 +1,23 @@
-"""Figure 5 from a saved classification result (``fig5.json`` or ``classify.json``).
-
-Reads the JSON written by :func:`memprop.experiments.classification.run` and never reruns
-anything. matplotlib is imported here, lazily, with the non-interactive Agg backend.
-"""
+"""Figure 5 from a classification result (``fig5.json`` or ``classify.json``); never reruns anything."""
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
+from collections.abc import Mapping
+from typing import Any
 
-from ..experiments.io import atomic_write_bytes, read_json
+from . import figure, load
 
 
-def plot_fig5(result_json: str | os.PathLike, png: str | os.PathLike) -> Path:
+def plot_fig5(result: Mapping[str, Any] | str | os.PathLike):
     """Error rates per epoch: 100 random training digits (orange) and 100 random test digits
     (blue), as the paper's Figure 5, with the whole-set errors dashed and the backprop
-    reference's held-out error as a grey line. Writes ``png`` atomically."""
-    import io
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    result = read_json(result_json)
+    reference's held-out error as a grey line."""
+    result = load(result)
     epochs = result["epochs"]
     e = [r["epoch"] for r in epochs]
-    fig, ax = plt.subplots(figsize=(6.0, 4.0), dpi=120)
+    fig = figure(figsize=(6.0, 4.0), dpi=120)
+    ax = fig.subplots()
     ax.plot(e, [r["train_error_100"] for r in epochs], "o-", color="tab:orange", ms=3,
             label="100 random training digits")
     ax.plot(e, [r["test_error_100"] for r in epochs], "o-", color="tab:blue", ms=3,
@@ -48,7 +39,4 @@ def plot_fig5(result_json: str | os.PathLike, png: str | os.PathLike) -> Path:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    return atomic_write_bytes(png, buf.getvalue())
+    return fig

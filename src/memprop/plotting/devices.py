@@ -1,31 +1,22 @@
-"""The device study's figure from a saved ``devices.json`` (never reruns anything).
-
-matplotlib is imported lazily, with the non-interactive Agg backend.
-"""
+"""The device study's figure from its result (or ``devices.json``); never reruns anything."""
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
+from collections.abc import Mapping
+from typing import Any
 
-from ..experiments.io import atomic_write_bytes, read_json
+from . import figure, load
 
 
-def plot_devices(result_json: str | os.PathLike, png: str | os.PathLike) -> Path:
+def plot_devices(result: Mapping[str, Any] | str | os.PathLike):
     """Top: result against the number of states (both roundings, ideal dashed), for
     reconstruction (accuracy, EP and RBP) and classification (test error, EP). Bottom: every
-    other point (presets, noise, spread, faults, pairing) as bars beside the ideal. Writes
-    ``png`` atomically."""
-    import io
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    pts = read_json(result_json)["points"]
+    other point (presets, noise, spread, faults, pairing) as bars beside the ideal."""
+    pts = load(result)["points"]
     studies = [("reconstruction", "accuracy"), ("classification", "test error")]
-    fig, axes = plt.subplots(2, 2, figsize=(11.0, 7.5), dpi=110)
+    fig = figure(figsize=(11.0, 7.5), dpi=110)
+    axes = fig.subplots(2, 2)
     colours = {"ep": "tab:blue", "rbp": "tab:red"}
     for col, (study, label) in enumerate(studies):
         ax = axes[0, col]
@@ -55,7 +46,34 @@ def plot_devices(result_json: str | os.PathLike, png: str | os.PathLike) -> Path
         ax.set_xlabel(label)
         ax.set_title(f"{study}: presets, noise, spread, faults, pairing")
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    return atomic_write_bytes(Path(png), buf.getvalue())
+    return fig
+
+
+def plot_fit(sweeps, result):
+    """A device fit (:func:`memprop.devices.fit.fit_device`): data (dots) against the fitted
+    model (lines), sweeps in file order."""
+    from pathlib import Path
+
+    from ..devices.fit import model_curves
+
+    fig = figure(figsize=(7, 4), dpi=120)
+    ax = fig.subplots()
+    offset = 0.0
+    for s, model in zip(sweeps.sweeps, model_curves(result.device, sweeps)):
+        x = offset + s.pulses
+        color = "tab:red" if s.direction > 0 else "tab:blue"
+        ax.plot(x, s.g * 1e6, ".", ms=3, color=color, alpha=0.6)
+        ax.plot(x, model * 1e6, "-", lw=1.5, color="black")
+        offset = x[-1] + 1
+    dev = result.device
+    ax.set_xlabel("pulse number (sweeps in file order)")
+    ax.set_ylabel("conductance (uS)")
+    ax.set_title(f"{Path(sweeps.source).name}: {dev.MODEL} fit, n_states={dev.n_states}, "
+                 f"rmse={result.rmse / (dev.g_max - dev.g_min):.1%} of range, c2c={result.c2c:.2%}",
+                 fontsize=9)
+    ax.plot([], [], ".", color="tab:red", label="potentiation data")
+    ax.plot([], [], ".", color="tab:blue", label="depression data")
+    ax.plot([], [], "-", color="black", label="model")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -1,41 +1,22 @@
-"""Figures 1-4, Table 1 and the RBP diagnosis from saved reconstruction results.
+"""Figures 1-4, Table 1 and the RBP diagnosis from reconstruction results.
 
-Every function reads one JSON file written by :func:`memprop.experiments.reconstruction.run`
-and writes one PNG atomically; nothing is recomputed. matplotlib is imported lazily, with the
-non-interactive Agg backend.
+Every function takes one result of :func:`memprop.experiments.reconstruction.run` (or its saved
+JSON) and returns a Figure; nothing is recomputed.
 """
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
+from collections.abc import Mapping
+from typing import Any
 
-from ..experiments.io import atomic_write_bytes, read_json
+from . import figure, load
 
 COLORS = {"ep": "tab:blue", "rbp": "tab:orange", "rbp_paper": "tab:orange",
           "hebbian": "tab:gray", "storkey": "tab:green"}
 LABELS = {"ep": "EP", "rbp": "RBP (eta_rbp)", "rbp_paper": "RBP (paper eta)",
           "hebbian": "Hebbian", "storkey": "Storkey"}
 P_COLORS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown")
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig, png) -> Path:
-    import io
-
-    plt = _pyplot()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    return atomic_write_bytes(png, buf.getvalue())
 
 
 def _label(result: dict, rule: str) -> str:
@@ -49,18 +30,17 @@ def _label(result: dict, rule: str) -> str:
     return LABELS.get(rule, rule)
 
 
-def plot_fig1(result_json: str | os.PathLike, png: str | os.PathLike) -> Path:
+def plot_fig1(result: Mapping[str, Any] | str | os.PathLike):
     """The patterns (left) and their Pearson correlation matrix (right), as the paper's Figure 1."""
     import numpy as np
 
-    plt = _pyplot()
-    r = read_json(result_json)
+    r = load(result)
     x = np.asarray(r["patterns"])
     h, w = r["shape"]
     P = x.shape[0]
     cols = int(np.ceil(np.sqrt(P)))
     rows = int(np.ceil(P / cols))
-    fig = plt.figure(figsize=(10.0, 4.8), dpi=110)
+    fig = figure(figsize=(10.0, 4.8), dpi=110)
     gs = fig.add_gridspec(rows, 2 * cols + 1)
     for i in range(P):
         ax = fig.add_subplot(gs[i // cols, i % cols])
@@ -78,18 +58,18 @@ def plot_fig1(result_json: str | os.PathLike, png: str | os.PathLike) -> Path:
     fig.colorbar(im, ax=ax, fraction=0.046)
     fig.suptitle(f"Figure 1: {P} patterns, N = {h * w} ({r['config']['patterns_source']})", fontsize=10)
     fig.tight_layout()
-    return _save(fig, png)
+    return fig
 
 
-def plot_table1(result_json: str | os.PathLike, png: str | os.PathLike) -> Path:
+def plot_table1(result: Mapping[str, Any] | str | os.PathLike):
     """Table 1 as a heat map: accuracy per class (columns) and rule (rows), means on the right."""
     import numpy as np
 
-    plt = _pyplot()
-    r = read_json(result_json)
+    r = load(result)
     rules = list(r["accuracy"])
     a = np.asarray([r["accuracy"][k] + [r["mean"][k]] for k in rules])
-    fig, ax = plt.subplots(figsize=(11.0, 0.6 * len(rules) + 1.6), dpi=110)
+    fig = figure(figsize=(11.0, 0.6 * len(rules) + 1.6))
+    ax = fig.subplots()
     ax.imshow(a, cmap="RdYlGn", vmin=0, vmax=1, aspect="auto")
     ax.set_xticks(range(a.shape[1]))
     ax.set_xticklabels([*r["classes"], "mean"], fontsize=8)
@@ -102,19 +82,18 @@ def plot_table1(result_json: str | os.PathLike, png: str | os.PathLike) -> Path:
     ax.set_title(f"Table 1: accuracy over {r['samples_per_class']} corrupted patterns per class, p = {r['p']}, "
                  f"protocol {c['protocol']}", fontsize=9)
     fig.tight_layout()
-    return _save(fig, png)
+    return fig
 
 
-def plot_fig2(result_json: str | os.PathLike, png: str | os.PathLike) -> Path:
+def plot_fig2(result: Mapping[str, Any] | str | os.PathLike):
     """Accuracy against the synapse count (bottom axis) and K (top axis), one panel per trained
     rule, one colour per p; Hebbian (dotted) and Storkey (dashed) for reference in every panel."""
-    plt = _pyplot()
-    r = read_json(result_json)
+    r = load(result)
     pts = r["points"]
     ps = sorted({q["p"] for q in pts})
     trained = [v for v in ("rbp_paper", "rbp", "ep") if any(q["rule"] == v for q in pts)]
-    fig, axes = plt.subplots(1, len(trained), figsize=(4.6 * len(trained), 4.2), dpi=110, sharey=True,
-                             squeeze=False)
+    fig = figure(figsize=(4.6 * len(trained), 4.2))
+    axes = fig.subplots(1, len(trained), sharey=True, squeeze=False)
     for ax, v in zip(axes[0], trained):
         for i, p in enumerate(ps):
             col = P_COLORS[i % len(P_COLORS)]
@@ -139,14 +118,14 @@ def plot_fig2(result_json: str | os.PathLike, png: str | os.PathLike) -> Path:
     fig.suptitle(f"Figure 2: accuracy vs connectivity ({r['samples_per_class']} corrupted patterns per class and "
                  f"point, protocol {c['protocol']})", fontsize=10)
     fig.tight_layout()
-    return _save(fig, png)
+    return fig
 
 
-def plot_fig3(result_json: str | os.PathLike, png: str | os.PathLike) -> Path:
+def plot_fig3(result: Mapping[str, Any] | str | os.PathLike):
     """Mean accuracy against training epoch: EP in blue, RBP in orange (dashed: the paper's eta)."""
-    plt = _pyplot()
-    r = read_json(result_json)
-    fig, ax = plt.subplots(figsize=(6.0, 4.0), dpi=110)
+    r = load(result)
+    fig = figure(figsize=(6.0, 4.0), dpi=110)
+    ax = fig.subplots()
     for v, style in (("ep", "o-"), ("rbp", "s-"), ("rbp_paper", "s--")):
         q = [x for x in r["points"] if x["rule"] == v]
         if q:
@@ -161,19 +140,19 @@ def plot_fig3(result_json: str | os.PathLike, png: str | os.PathLike) -> Path:
     ax.set_title(f"Figure 3: accuracy over {r['samples_per_class']} patterns per class (p = {c['p']}, "
                  f"{c['seeds']} seed(s))", fontsize=9)
     fig.tight_layout()
-    return _save(fig, png)
+    return fig
 
 
-def plot_fig4(result_json: str | os.PathLike, png: str | os.PathLike) -> Path:
+def plot_fig4(result: Mapping[str, Any] | str | os.PathLike):
     """Image grid as the paper's Figure 4: corrupted, Hebbian, Storkey, RBP (both rates), EP, target."""
     import numpy as np
 
-    plt = _pyplot()
-    r = read_json(result_json)
+    r = load(result)
     h, w = r["shape"]
     order = [k for k in ("corrupted", "hebbian", "storkey", "rbp_paper", "rbp", "ep", "target") if k in r["images"]]
     m = len(r["classes"])
-    fig, axes = plt.subplots(len(order), m, figsize=(1.2 * m + 1.6, 1.2 * len(order)), dpi=110, squeeze=False)
+    fig = figure(figsize=(1.2 * m + 1.6, 1.2 * len(order)))
+    axes = fig.subplots(len(order), m, squeeze=False)
     for i, k in enumerate(order):
         for j in range(m):
             ax = axes[i][j]
@@ -190,15 +169,15 @@ def plot_fig4(result_json: str | os.PathLike, png: str | os.PathLike) -> Path:
                 ax.set_ylabel(_label(r, k) if k in LABELS else k, fontsize=7, rotation=0, ha="right", va="center")
     fig.suptitle(f"Figure 4: p = {r['config']['p']} (frame green: reconstructed exactly)", fontsize=9)
     fig.tight_layout()
-    return _save(fig, png)
+    return fig
 
 
-def plot_rbp(result_json: str | os.PathLike, png: str | os.PathLike) -> Path:
+def plot_rbp(result: Mapping[str, Any] | str | os.PathLike):
     """The RBP diagnosis: training loss and update size per epoch, the update per unit of error
     at the snapshots, and the learning-rate sweep."""
-    plt = _pyplot()
-    r = read_json(result_json)
-    fig, axes = plt.subplots(1, 4, figsize=(16.0, 3.8), dpi=110)
+    r = load(result)
+    fig = figure(figsize=(16.0, 3.8), dpi=110)
+    axes = fig.subplots(1, 4)
     styles = {"ep": "-", "rbp": "-", "rbp_paper": "--"}
     for v, hist in r["history"].items():
         e = range(1, len(hist["loss"]) + 1)
@@ -230,4 +209,4 @@ def plot_rbp(result_json: str | os.PathLike, png: str | os.PathLike) -> Path:
     axes[3].set_title(f"after {r['config']['training']['epochs']} epochs", fontsize=9)
     fig.suptitle("Why RBP learns slowly (full connectivity, first seed)", fontsize=10)
     fig.tight_layout()
-    return _save(fig, png)
+    return fig

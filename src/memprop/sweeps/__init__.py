@@ -10,7 +10,6 @@ as it finishes; rerunning resumes. :func:`status`, :func:`export_csv`, :func:`ex
 from .inspect import SweepStatus as SweepStatus
 from .inspect import export_csv as export_csv
 from .inspect import export_json as export_json
-from .inspect import plot as plot
 from .inspect import status as status
 from .inspect import table as table
 from .runner import SweepSummary as SweepSummary
@@ -22,6 +21,5 @@ from .spec import load_spec as load_spec
 from .spec import parse_spec as parse_spec
 from .store import ResultStore as ResultStore
 from .store import TaskResult as TaskResult
-from .tasks import STUDIES as STUDIES
-from .tasks import Study as Study
 from .tasks import settings_hash as settings_hash
+from .tasks import study as study

@@ -12,15 +12,12 @@ import contextlib
 import csv
 import io
 import json
-import math
-import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
-from ..experiments.io import _jsonable, atomic_write_bytes, write_csv, write_json
+from ..io import jsonable, write_csv, write_json
 from .spec import SweepSpec, Task, parse_spec
 from .store import ResultStore, TaskResult
 
@@ -30,7 +27,7 @@ BANDS = ("sd", "range", "none")
 
 
 @contextlib.contextmanager
-def _opened(store: ResultStore | str | Path) -> Iterator[ResultStore]:
+def opened(store: ResultStore | str | Path) -> Iterator[ResultStore]:
     if isinstance(store, ResultStore):
         yield store
     else:
@@ -38,14 +35,14 @@ def _opened(store: ResultStore | str | Path) -> Iterator[ResultStore]:
             yield s
 
 
-def _order(value: Any) -> tuple:
+def sort_key(value: Any) -> tuple:
     if isinstance(value, (bool, int, float)):
         return (0, float(value), "")
     return (1, 0.0, str(value))
 
 
-def _row_order(r: TaskResult) -> tuple:
-    return (r.study, tuple((k, _order(v)) for k, v in sorted(r.settings.items())), r.seed)
+def row_order(r: TaskResult) -> tuple:
+    return (r.study, tuple((k, sort_key(v)) for k, v in sorted(r.settings.items())), r.seed)
 
 
 # --------------------------------------------------------------------------------------------
@@ -85,7 +82,7 @@ def status(store: ResultStore | str | Path, spec: SweepSpec | None = None) -> Sw
     :func:`~memprop.sweeps.run_sweep`); with none recorded, done and failed over the whole store
     and ``pending=None``.
     """
-    with _opened(store) as s:
+    with opened(store) as s:
         rows = {r.key: r for r in s.rows()}
         if spec is not None:
             specs = [spec]
@@ -94,7 +91,7 @@ def status(store: ResultStore | str | Path, spec: SweepSpec | None = None) -> Sw
                      for d in s.specs()]
     if not specs:
         failures = tuple(sorted((r for r in rows.values() if r.status == "failed"),
-                                key=_row_order))
+                                key=row_order))
         done = sum(r.status == "done" for r in rows.values())
         return SweepStatus(done=done, failed=len(failures), pending=None, total=None, specs=(),
                            failures=failures)
@@ -103,7 +100,7 @@ def status(store: ResultStore | str | Path, spec: SweepSpec | None = None) -> Sw
         for t in sp.tasks():
             tasks.setdefault(t.key, t)
     present = [rows[k] for k in tasks if k in rows]
-    failures = tuple(sorted((r for r in present if r.status == "failed"), key=_row_order))
+    failures = tuple(sorted((r for r in present if r.status == "failed"), key=row_order))
     done = sum(r.status == "done" for r in present)
     return SweepStatus(done=done, failed=len(failures), pending=len(tasks) - len(present),
                        total=len(tasks), specs=tuple(sp.name or sp.study for sp in specs),
@@ -114,7 +111,7 @@ def status(store: ResultStore | str | Path, spec: SweepSpec | None = None) -> Sw
 # Flat tables
 
 
-def _flat(r: TaskResult) -> tuple[dict[str, Any], list[str]]:
+def flat_columns(r: TaskResult) -> tuple[dict[str, Any], list[str]]:
     out: dict[str, Any] = {"study": r.study, "hash": r.hash, "seed": r.seed, "status": r.status}
     setting_columns = []
     for k, v in r.settings.items():
@@ -130,14 +127,14 @@ def _flat(r: TaskResult) -> tuple[dict[str, Any], list[str]]:
 
 def flat(r: TaskResult) -> dict[str, Any]:
     """One row as a flat dict (settings and metrics as columns; see the module docstring)."""
-    return _flat(r)[0]
+    return flat_columns(r)[0]
 
 
 def table(store: ResultStore | str | Path, *, status: str | None = None) -> list[dict[str, Any]]:
     """Every row (or those with ``status``) as flat dicts, ordered by study, settings, seed."""
-    with _opened(store) as s:
+    with opened(store) as s:
         rows = s.rows(status=status)
-    return [flat(r) for r in sorted(rows, key=_row_order)]
+    return [flat(r) for r in sorted(rows, key=row_order)]
 
 
 def export_csv(store: ResultStore | str | Path, out: str | Path | None = None) -> str:
@@ -152,7 +149,7 @@ def export_csv(store: ResultStore | str | Path, out: str | Path | None = None) -
         columns.extend(k for k in r if k not in columns)
     w = csv.DictWriter(buf, fieldnames=columns or list(META), lineterminator="\n")
     w.writeheader()
-    w.writerows(_jsonable(rows))
+    w.writerows(jsonable(rows))
     return buf.getvalue()
 
 
@@ -162,124 +159,14 @@ def export_json(store: ResultStore | str | Path, out: str | Path | None = None) 
     if out is not None:
         write_json(out, rows)
         return Path(out).read_text()
-    return json.dumps(_jsonable(rows), indent=2, allow_nan=False) + "\n"
+    return json.dumps(jsonable(rows), indent=2, allow_nan=False) + "\n"
 
 
 # --------------------------------------------------------------------------------------------
 # Plot
 
 
-def _matches(value: Any, wanted: Any) -> bool:
+def matches(value: Any, wanted: Any) -> bool:
     if isinstance(value, bool) or isinstance(wanted, bool):
         return type(value) is type(wanted) and value == wanted
     return value == wanted  # 4 == 4.0: a --where K=4 matches K = 4.0
-
-
-def plot(
-    store: ResultStore | str | Path,
-    x: str,
-    y: str,
-    *,
-    hue: str | None = None,
-    facet: str | None = None,
-    where: Mapping[str, Any] | None = None,
-    band: str = "sd",
-    out: str | Path | None = None,
-):
-    """Lines of the mean of ``y`` against ``x``, one per ``hue`` value, one panel per ``facet``
-    value, with a band over seeds (``"sd"``: mean +- one standard deviation, ``"range"``: min to
-    max, ``"none"``).
-
-    Only done rows are drawn, after keeping rows whose columns equal ``where``'s values. Rows
-    that differ in any other setting are pooled with the seeds (with a warning naming them).
-    matplotlib is imported here, and only its object API is used (no pyplot, no global backend).
-
-    Returns:
-        The ``matplotlib.figure.Figure``; also saved to ``out`` (format from its suffix) if given.
-
-    Raises:
-        ConfigError: an unknown column (the message lists the available ones), a non-numeric
-            ``y``, an unknown ``band``, or no rows left to plot.
-    """
-    import numpy as np
-    from matplotlib.figure import Figure
-
-    if band not in BANDS:
-        raise ConfigError(f"band must be one of {', '.join(map(repr, BANDS))}; got {band!r}")
-    with _opened(store) as st:
-        results = sorted(st.rows(status="done"), key=_row_order)
-    if not results:
-        raise ConfigError("no done rows in the store to plot")
-    flats = [_flat(r) for r in results]
-    rows = [f for f, _ in flats]
-    setting_cols = {c for _, cols in flats for c in cols}
-    columns = sorted({k for r in rows for k in r if k not in TRAILER})
-    for name, col in (("x", x), ("y", y), ("hue", hue), ("facet", facet),
-                      *(("where", k) for k in (where or {}))):
-        if col is not None and col not in columns:
-            raise ConfigError(f"{name}: unknown column {col!r}; available: {', '.join(columns)}")
-    rows = [r for r in rows if all(_matches(r.get(k), v) for k, v in (where or {}).items())]
-    if not rows:
-        raise ConfigError(f"no done rows match where={dict(where or {})!r}")
-    used = {x, y, hue, facet, *(where or {})}
-    pooled = sorted(k for k in setting_cols - used
-                    if len({json.dumps(r.get(k), sort_keys=True) for r in rows}) > 1)
-    if pooled:
-        warnings.warn(f"plot pools rows that differ in {', '.join(pooled)} with the seeds; fix "
-                      "them with where= (--where K=V) or use them as hue/facet", stacklevel=2)
-
-    def numeric(v: Any) -> float | None:
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            return None
-        return float(v)
-
-    if any(numeric(r.get(y)) is None and r.get(y) is not None for r in rows):
-        raise ConfigError(f"y: column {y!r} is not numeric")
-    facets = sorted({r.get(facet) for r in rows}, key=_order) if facet else [None]
-    hues = sorted({r.get(hue) for r in rows}, key=_order) if hue else [None]
-    xs_all = sorted({r.get(x) for r in rows}, key=_order)
-    categorical = any(numeric(v) is None for v in xs_all)
-    position = {v: (i if categorical else numeric(v)) for i, v in enumerate(xs_all)}
-
-    fig = Figure(figsize=(4.2 * len(facets), 3.4), layout="constrained")
-    axes = fig.subplots(1, len(facets), sharey=True, squeeze=False)[0]
-    for ax, fv in zip(axes, facets):
-        for hv in hues:
-            pts: dict[Any, list[float]] = {}
-            for r in rows:
-                if (facet and r.get(facet) != fv) or (hue and r.get(hue) != hv):
-                    continue
-                val = numeric(r.get(y))
-                if val is not None and math.isfinite(val):
-                    pts.setdefault(r.get(x), []).append(val)
-            if not pts:
-                continue
-            keys = sorted(pts, key=_order)
-            px = np.array([position[k] for k in keys], dtype=float)
-            vals = [np.array(pts[k]) for k in keys]
-            mean = np.array([v.mean() for v in vals])
-            n_seeds = max(len(v) for v in vals)
-            label = f"{hue}={hv}" if hue else y
-            (line,) = ax.plot(px, mean, marker="o", ms=3, label=f"{label} (n={n_seeds})")
-            if band == "sd":
-                sd = np.array([v.std(ddof=1) if len(v) > 1 else 0.0 for v in vals])
-                lo, hi = mean - sd, mean + sd
-            elif band == "range":
-                lo = np.array([v.min() for v in vals])
-                hi = np.array([v.max() for v in vals])
-            if band != "none":
-                ax.fill_between(px, lo, hi, alpha=0.2, color=line.get_color(), linewidth=0)
-        if categorical:
-            ax.set_xticks(range(len(xs_all)), [str(v) for v in xs_all])
-        ax.set_xlabel(x)
-        if facet:
-            ax.set_title(f"{facet} = {fv}")
-        ax.grid(alpha=0.3)
-    axes[0].set_ylabel(y)
-    axes[0].legend(fontsize="small")
-    if out is not None:
-        buf = io.BytesIO()
-        fmt = Path(out).suffix.lstrip(".") or "png"
-        fig.savefig(buf, format=fmt, dpi=150)
-        atomic_write_bytes(out, buf.getvalue())
-    return fig

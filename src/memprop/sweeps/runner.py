@@ -28,7 +28,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ..errors import ConfigError, MempropError
-from ..experiments.io import Progress
+from ..progress import Progress
 from .spec import SweepSpec, Task, load_spec
 from .store import ResultStore, TaskResult
 
@@ -143,7 +143,7 @@ def run_sweep(
         scheduler: ``"local"`` (a LocalCluster on this machine) or a Dask scheduler address
             ``"tcp://HOST:PORT"``.
         workers: LocalCluster worker processes (default: CPU count, at most one per task).
-        progress: a :class:`~memprop.experiments.io.Progress` showing done/total, failures and
+        progress: a :class:`~memprop.progress.Progress` showing done/total, failures and
             ETA; None for silence.
         retry_failed: also rerun tasks whose row says ``failed`` (default); done rows are
             always kept.
@@ -176,9 +176,10 @@ def run_sweep(
         lost = 0
         if todo:
             n = min(workers or os.cpu_count() or 1, len(todo)) if scheduler == LOCAL else workers
+            cache_dir = str(Path(store_path).resolve()) + ".cache"
             with dask_client(scheduler, workers=n, timeout=timeout) as client:
                 lost = _run(client, todo, store, progress, label=spec.name or spec.study,
-                            already=len(tasks) - len(todo))
+                            already=len(tasks) - len(todo), cache_dir=cache_dir)
         after = store.statuses()
     keys = [t.key for t in tasks]
     return SweepSummary(
@@ -190,7 +191,7 @@ def run_sweep(
 
 
 def _run(client, todo: list[Task], store: ResultStore, progress: Progress | None, *,
-         label: str, already: int) -> int:
+         label: str, already: int, cache_dir: str | None = None) -> int:
     """Submit ``todo`` and write each result as it arrives; returns the number lost."""
     from distributed import as_completed
 
@@ -198,7 +199,7 @@ def _run(client, todo: list[Task], store: ResultStore, progress: Progress | None
 
     by_key = {}
     for t in todo:
-        fut = client.submit(execute, t.study, t.settings, t.seed,
+        fut = client.submit(execute, t.study, t.settings, t.seed, cache_dir,
                             key=f"memprop-{t.study}-{t.hash}-{t.seed}")
         by_key[fut.key] = (fut, t)
     if progress is not None:

@@ -1,26 +1,14 @@
-"""The studies a sweep can run: name -> task function, resolved by import path on the worker.
+"""What a sweep task runs: the study registry's task functions, plus a self-test task.
 
-A task is a deterministic function of its settings and seed::
-
-    task(settings: dict[str, int | float | str | bool], seed: int) -> dict[str, float | int | str]
-
-It must draw every random number from generators seeded by ``seed`` (never from global RNG state)
-so that a task rerun after a crash gives the same numbers. Settings absent from ``settings`` take
-the study's defaults. A study module also declares the settings a spec may use::
-
-    SWEEP_SETTINGS: Mapping[str, type | tuple]   # name -> int | float | str | bool, or a tuple
-                                                 # of the allowed values
-
-The registry holds *import paths*, not functions: a worker imports ``module:function`` itself when
-the task arrives, so it needs memprop installed but none of the driver's state. Study modules that
-are still being written (``reconstruction``, ``classification``, ``devices``) are listed already;
-using one before its module provides ``sweep_task`` is a :class:`~memprop.errors.ConfigError`.
+The studies and their settings come from :data:`memprop.experiments.registry.STUDIES` (the one
+registry the command line uses too); a Dask worker resolves a study by name when the task
+arrives, so it needs memprop installed but none of the driver's state. ``selftest`` is a cheap
+deterministic task for testing the sweep machinery itself.
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 import math
 import os
@@ -29,79 +17,40 @@ import socket
 import time
 import traceback
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from types import MappingProxyType
 from typing import Any
 
 from ..errors import ConfigError
+from ..experiments.registry import STUDIES as REGISTRY
+from ..experiments.registry import SettingType as SettingType
+from ..experiments.registry import Study
 
 Scalar = int | float | str | bool
-SettingType = type | tuple
-"""A setting's allowed values: ``int``, ``float``, ``str``, ``bool``, or a tuple of literals."""
 
 MARKERS_ENV = "MEMPROP_SELFTEST_MARKERS"
 """If set on a worker, the ``selftest`` task writes a marker file per attempt into this folder."""
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
-class Study:
-    """One registry entry: where the task function and its settings table live."""
-
-    name: str
-    task: str
-    """Import path ``"package.module:function"`` of ``task(settings, seed) -> metrics``."""
-    settings: str | Mapping[str, SettingType]
-    """The settings table itself, or the import path of one (``"module:SWEEP_SETTINGS"``)."""
-    doc: str = ""
-
-
-def _import(path: str, study: str) -> Any:
-    module_name, _, attr = path.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as e:
-        if e.name == module_name or module_name.startswith(f"{e.name}."):
-            raise ConfigError(
-                f"study {study!r}: module {module_name} does not exist yet, so it cannot provide "
-                f"{attr}; a study module must define sweep_task(settings, seed) -> dict and "
-                "SWEEP_SETTINGS"
-            ) from None
-        raise
-    try:
-        return getattr(module, attr)
-    except AttributeError:
-        raise ConfigError(
-            f"study {study!r}: {module_name} does not provide {attr} yet; a study module must "
-            "define sweep_task(settings, seed) -> dict and SWEEP_SETTINGS"
-        ) from None
-
-
 def study(name: str) -> Study:
-    """The registry entry of study ``name`` (error listing the known studies)."""
-    try:
-        return STUDIES[name]
-    except KeyError:
-        raise ConfigError(
-            f"study: unknown study {name!r}; allowed: {', '.join(sorted(STUDIES))}"
-        ) from None
+    """The study ``name``: one of the registry's (with a sweep task) or ``selftest``."""
+    entry = REGISTRY.get(name)
+    if entry is not None and entry.sweep_task is not None:
+        return entry
+    if name in EXTRA:
+        return EXTRA[name]
+    known = sorted([n for n, s in REGISTRY.items() if s.sweep_task is not None] + list(EXTRA))
+    raise ConfigError(f"study: unknown study {name!r}; allowed: {', '.join(known)}")
 
 
 def resolve_task(name: str):
-    """The task function of study ``name``, imported now (on the worker that will run it)."""
-    fn = _import(study(name).task, name)
-    if not callable(fn):
-        raise ConfigError(f"study {name!r}: {study(name).task} is not callable")
-    return fn
+    """The task function of study ``name``."""
+    return study(name).sweep_task
 
 
 def resolve_settings(name: str) -> Mapping[str, SettingType]:
     """The settings table of study ``name``: setting -> type or tuple of allowed values."""
-    entry = study(name)
-    table = entry.settings if isinstance(entry.settings, Mapping) else _import(entry.settings, name)
-    if not isinstance(table, Mapping):
-        raise ConfigError(f"study {name!r}: SWEEP_SETTINGS must be a mapping, got {table!r}")
-    return table
+    return study(name).sweep_settings
 
 
 def describe(kind: SettingType) -> str:
@@ -179,17 +128,23 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
-def execute(study_name: str, settings: dict[str, Scalar], seed: int) -> dict[str, Any]:
+def execute(study_name: str, settings: dict[str, Scalar], seed: int,
+            cache_dir: str | None = None) -> dict[str, Any]:
     """Run one task where it lands (a Dask worker) and return its result row as a plain dict.
 
     An exception inside the task is caught and returned as ``status="failed"`` with its
     traceback, so one bad grid point never stops the sweep. Torch uses one thread (or
-    ``MEMPROP_THREADS``): sweeps parallelise over processes.
+    ``MEMPROP_THREADS``): sweeps parallelise over processes. ``cache_dir``: where tasks share
+    their expensive common work (:mod:`memprop.experiments.cache`; the runner puts it beside
+    the store).
     """
     from .. import __version__
     from .._runtime import configure_threads
+    from ..experiments.cache import CACHE_ENV
 
     started, t0 = _now(), time.perf_counter()
+    if cache_dir:
+        os.environ[CACHE_ENV] = cache_dir
     try:
         configure_threads()
         metrics = check_metrics(resolve_task(study_name)(dict(settings), seed))
@@ -213,39 +168,6 @@ def execute(study_name: str, settings: dict[str, Scalar], seed: int) -> dict[str
 
 # --------------------------------------------------------------------------------------------
 # Built-in studies
-
-
-GRADCHECK_SETTINGS: Mapping[str, SettingType] = MappingProxyType(
-    {"model": ("additive", "energy", "layered"), "n": int}
-)
-
-
-def _flatten(prefix: str, obj: Any, out: dict) -> None:
-    if isinstance(obj, Mapping):
-        for k, v in obj.items():
-            _flatten(f"{prefix}/{k}" if prefix else str(k), v, out)
-    elif obj is None:
-        out[prefix] = float("nan")
-    else:
-        out[prefix] = obj
-
-
-def gradcheck_task(settings: Mapping[str, Scalar], seed: int) -> dict[str, float | int | str]:
-    """:func:`memprop.experiments.gradcheck.gradcheck` as a sweep task.
-
-    Settings: ``model`` (default ``"additive"``), ``n`` (default 30). Metrics: the agreement
-    figures flattened with ``/``, e.g. ``rbp/cosine``, ``ep/centred/0.01/cosine``; a failed EP
-    point gives NaN numbers and its message in ``.../error``.
-    """
-    from ..experiments.gradcheck import gradcheck
-
-    result = gradcheck(str(settings.get("model", "additive")), n=int(settings.get("n", 30)),
-                       seed=seed)
-    out: dict[str, Any] = {}
-    for key in ("rbp", "ep"):
-        if key in result:
-            _flatten(key, result[key], out)
-    return out
 
 
 SELFTEST_SETTINGS: Mapping[str, SettingType] = MappingProxyType(
@@ -275,21 +197,8 @@ def selftest_task(settings: Mapping[str, Scalar], seed: int) -> dict[str, float 
             "label": str(settings.get("label", "")), "seed_echo": seed}
 
 
-def _external(module: str, doc: str) -> Study:
-    name = module.rsplit(".", 1)[-1]
-    return Study(name=name, task=f"{module}:sweep_task", settings=f"{module}:SWEEP_SETTINGS",
-                 doc=doc)
-
-
-STUDIES: Mapping[str, Study] = MappingProxyType({
-    "reconstruction": _external("memprop.experiments.reconstruction",
-                                "pattern reconstruction (Figures 1-4, Table 1)"),
-    "classification": _external("memprop.experiments.classification",
-                                "EP classifier (Figure 5)"),
-    "devices": _external("memprop.experiments.devices", "memristive device study"),
-    "gradcheck": Study(name="gradcheck", task="memprop.sweeps.tasks:gradcheck_task",
-                       settings=GRADCHECK_SETTINGS, doc="RBP/EP against the exact gradient"),
-    "selftest": Study(name="selftest", task="memprop.sweeps.tasks:selftest_task",
-                      settings=SELFTEST_SETTINGS, doc="cheap deterministic task for tests"),
+EXTRA: Mapping[str, Study] = MappingProxyType({
+    "selftest": Study(name="selftest", title="cheap deterministic task for tests", sweep_task=selftest_task,
+                      sweep_settings=SELFTEST_SETTINGS, doc="cheap deterministic task for tests"),
 })
-"""Studies by name. Add a study here (one line) when its module provides ``sweep_task``."""
+"""Sweep-only tasks beside the registry's studies."""

@@ -1,7 +1,6 @@
 """``memprop sweep run|status|export|plot``: parse, call :mod:`memprop.sweeps`, print.
 
-Wired into ``memprop`` by :func:`add_arguments`; also runnable before that as
-``python -m memprop.sweeps ...`` (see :func:`main`). Importing this module does not import Dask.
+Importing this module does not import Dask.
 """
 
 from __future__ import annotations
@@ -9,7 +8,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
 from typing import Any
 
 TITLE = "parameter sweeps on Dask with a resumable SQLite results store"
@@ -38,11 +36,11 @@ def _where(text: str) -> tuple[str, Any]:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """``memprop sweep run SPEC --store DB``: run what is not done yet; 0 when all is done."""
-    from ..experiments.io import Progress
-    from .inspect import last_line
-    from .runner import run_sweep
-    from .spec import load_spec
-    from .store import ResultStore
+    from ..progress import Progress
+    from ..sweeps.inspect import last_line
+    from ..sweeps.runner import run_sweep
+    from ..sweeps.spec import load_spec
+    from ..sweeps.store import ResultStore
 
     spec = load_spec(args.spec)
     try:
@@ -75,8 +73,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     """``memprop sweep status STORE [--spec SPEC]``: done, failed, pending."""
-    from .inspect import last_line, status
-    from .spec import load_spec
+    from ..sweeps.inspect import last_line, status
+    from ..sweeps.spec import load_spec
 
     spec = load_spec(args.spec, check=False) if args.spec else None
     st = status(args.store, spec)
@@ -96,7 +94,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     """``memprop sweep export STORE --csv|--json [--out FILE]``."""
-    from .inspect import export_csv, export_json
+    from ..sweeps.inspect import export_csv, export_json
 
     export = export_csv if args.csv else export_json
     text = export(args.store, args.out)
@@ -109,17 +107,20 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_plot(args: argparse.Namespace) -> int:
     """``memprop sweep plot STORE --x K --y accuracy [--hue rule] [--facet p] [--out FILE]``."""
-    from .inspect import plot
+    from ..plotting import check_format, save
+    from ..plotting.sweeps import plot_sweep
 
     out = args.out or f"{args.y}_vs_{args.x}.png".replace("/", "_")
-    plot(args.store, args.x, args.y, hue=args.hue, facet=args.facet, where=dict(args.where),
-         band=args.band, out=out)
+    check_format(out)
+    save(plot_sweep(args.store, args.x, args.y, hue=args.hue, facet=args.facet, where=dict(args.where),
+                    band=args.band), out)
     print(f"wrote {out}", file=sys.stderr)
     return 0
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add the ``run``, ``status``, ``export`` and ``plot`` subcommands to ``parser``."""
+def add_parser(top) -> None:
+    """Add ``sweep`` with its ``run``, ``status``, ``export`` and ``plot`` subcommands."""
+    parser = top.add_parser("sweep", help=TITLE, description=TITLE)
     sub = parser.add_subparsers(dest="sweep_command", required=True, metavar="COMMAND")
 
     r = sub.add_parser("run", help="run (or resume) a sweep: every task not done yet")
@@ -161,14 +162,3 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="band over seeds: mean +- sd (default), min-max, or none")
     p.add_argument("--out", default=None, help="image file (default Y_vs_X.png)")
     p.set_defaults(func=cmd_plot)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m memprop.sweeps COMMAND ...``: the same commands as ``memprop sweep``."""
-    from ..cli import main as memprop_main
-
-    return memprop_main(["sweep", *(sys.argv[1:] if argv is None else argv)])
-
-
-__all__ = ["TITLE", "add_arguments", "cmd_export", "cmd_plot", "cmd_run",
-           "cmd_status", "main"]

@@ -1,0 +1,26 @@
+"""``memprop gradcheck``: RBP and EP against the exact gradient on a random small network."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def command(args: argparse.Namespace) -> int:
+    from ..experiments.gradcheck import MODELS, gradcheck
+
+    models = [args.model] if args.model else list(MODELS)
+    results = {m: gradcheck(m, n=args.n, seed=args.seed) for m in models}
+    out = results[models[0]] if args.model else results
+    print(json.dumps(out) if args.json else json.dumps(out, indent=2))
+    return 0
+
+
+def add_parser(sub) -> None:
+    g = sub.add_parser("gradcheck", help="compare RBP and EP with the exact gradient (float64)")
+    g.add_argument("--model", choices=["additive", "energy", "layered"], default=None,
+                   help="one model (default: all three, keyed by model name)")
+    g.add_argument("--n", type=int, default=30, help="network size (default 30)")
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--json", action="store_true", help="one-line JSON (default: indented JSON)")
+    g.set_defaults(func=command)

@@ -1,0 +1,215 @@
+"""``memprop reproduce [STUDY] [--quick] [--out DIR] [--seed S] ...``: the paper's studies.
+
+Each study of the registry that reports on the paper has an adapter here: its own options, the
+config they make, and the files its result becomes (JSON and CSV per figure, the figures); the
+study's own ``run(config)`` computes everything. Without a study name, every study runs with its
+default options, and ``DIR/report.md`` sets each claim of the paper beside what we measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from ..experiments.registry import STUDIES
+from ..io import write_csv, write_json
+from ..progress import Progress
+from .options import add_device_options, add_runtime_options, crossbar_config
+
+
+@dataclass(frozen=True, slots=True)
+class Adapter:
+    """How the command line drives one study."""
+
+    add_options: Callable[[argparse.ArgumentParser], None]
+    config: Callable[[argparse.Namespace], Any]
+    write: Callable[[Path, dict[str, Any]], tuple[str, ...]]
+    """Write the result's files into a directory; returns the figure file names."""
+
+
+def _figure(out: Path, name: str, plot, result) -> tuple[str, ...]:
+    """Draw ``plot(result)`` into ``out/name.png`` (nothing, with a note, without matplotlib)."""
+    try:
+        from ..plotting import save
+    except ImportError as e:  # pragma: no cover - matplotlib missing
+        print(f"memprop: {name}.png not drawn ({e})", file=sys.stderr)
+        return ()
+    save(plot(result), out / f"{name}.png")
+    return (f"{name}.png",)
+
+
+# ------------------------------------------------------------------------------ reconstruction
+def _reconstruction_options(p: argparse.ArgumentParser) -> None:
+    from ..experiments.reconstruction.config import PROTOCOLS, TRAINING_INPUTS
+
+    p.add_argument("--patterns", default=None, metavar="FILE",
+                   help="pattern set (.txt/.npy/.npz/.png or a directory of .png; default: the 16 letters)")
+    p.add_argument("--protocol", choices=PROTOCOLS, default="initial",
+                   help="test clamping: corrupted pattern as v(0) with I = 0 (initial, default) or as "
+                        "the constant input I from a random state (input)")
+    p.add_argument("--training-input", choices=TRAINING_INPUTS, default="clean",
+                   help="training input: the clean pattern (the paper) or a corrupted copy")
+    p.add_argument("--training-p", type=float, default=0.1,
+                   help="flip probability of corrupted training inputs (default 0.1)")
+    p.add_argument("--epochs", type=int, default=None, help="training epochs (default 300, the paper's)")
+    p.add_argument("--eta-rbp", type=float, default=None,
+                   help="RBP learning rate of variant 'rbp' (default 0.015; the paper's 0.01 is 'rbp_paper')")
+    p.add_argument("--seeds", type=int, default=None, help="training seeds at full connectivity (default 1)")
+    add_device_options(p)
+
+
+def _reconstruction_config(args: argparse.Namespace):
+    from ..experiments.reconstruction import (
+        RecallConfig,
+        ReconstructionConfig,
+        TrainConfig,
+        quick_config,
+    )
+
+    training = TrainConfig(training_input=args.training_input, training_p=args.training_p,
+                           **({"epochs": args.epochs} if args.epochs is not None else {}))
+    kw: dict[str, Any] = dict(seed=args.seed, training=training, recall=RecallConfig(protocol=args.protocol),
+                              device=crossbar_config(args), torch_device=args.torch_device, dtype=args.dtype)
+    if args.patterns is not None:
+        kw["patterns"] = str(args.patterns)
+    if args.eta_rbp is not None:
+        kw["eta_rbp"] = args.eta_rbp
+    if args.seeds is not None:
+        kw["seeds"] = args.seeds
+    return quick_config(**kw) if args.quick else ReconstructionConfig(**kw)
+
+
+def _reconstruction_write(out: Path, results: dict[str, Any]) -> tuple[str, ...]:
+    from ..experiments.reconstruction import CSV_ROWS
+    from ..plotting import reconstruction as plots
+
+    figures: tuple[str, ...] = ()
+    for name, rows in CSV_ROWS.items():
+        write_json(out / f"{name}.json", results[name])
+        write_csv(out / f"{name}.csv", rows(results[name]))
+        figures += _figure(out, name, getattr(plots, f"plot_{name}"), results[name])
+    write_json(out / "reconstruction_timing.json", results["timing"])
+    return figures
+
+
+# ------------------------------------------------------------------------------ classification
+def _classification_options(p: argparse.ArgumentParser) -> None:
+    from ..experiments.classification.config import FIG5_EPOCHS, FIG5_QUICK_EPOCHS
+
+    p.add_argument("--epochs", type=int, default=None,
+                   help=f"EP epochs (default {FIG5_EPOCHS}, Scellier & Bengio's; {FIG5_QUICK_EPOCHS} with --quick)")
+    add_device_options(p)
+
+
+def _classification_config(args: argparse.Namespace):
+    from ..experiments.classification import fig5_config
+
+    cfg = fig5_config(quick=args.quick, seed=args.seed, epochs=getattr(args, "epochs", None))
+    return dataclasses.replace(cfg, device=crossbar_config(args), torch_device=args.torch_device,
+                               dtype=args.dtype or "float32")
+
+
+def _classification_write(out: Path, result: dict[str, Any]) -> tuple[str, ...]:
+    from ..experiments.classification import csv_rows
+    from ..plotting.classification import plot_fig5
+
+    write_json(out / "fig5.json", result)
+    write_csv(out / "fig5.csv", csv_rows(result))
+    return _figure(out, "fig5", plot_fig5, result)
+
+
+# ------------------------------------------------------------------------------ devices
+def _devices_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--rules", nargs="+", choices=("ep", "rbp"), default=["ep", "rbp"],
+                   help="reconstruction rules (default ep rbp)")
+
+
+def _devices_config(args: argparse.Namespace):
+    from ..experiments.devices import DevicesConfig
+
+    return DevicesConfig(quick=args.quick, seed=args.seed, rules=tuple(args.rules),
+                         torch_device=args.torch_device, dtype=args.dtype)
+
+
+def _devices_write(out: Path, result: dict[str, Any]) -> tuple[str, ...]:
+    from ..experiments.devices import csv_rows
+    from ..plotting.devices import plot_devices
+
+    write_json(out / "devices.json", result)
+    write_csv(out / "devices.csv", csv_rows(result))
+    return _figure(out, "devices", plot_devices, result)
+
+
+ADAPTERS: dict[str, Adapter] = {
+    "reconstruction": Adapter(_reconstruction_options, _reconstruction_config, _reconstruction_write),
+    "classification": Adapter(_classification_options, _classification_config, _classification_write),
+    "devices": Adapter(_devices_options, _devices_config, _devices_write),
+}
+"""The command line's side of each study of the paper (keys: names in the registry)."""
+
+
+def paper_studies() -> list[str]:
+    """The registry's studies of the paper, in report order."""
+    return [name for name, s in STUDIES.items() if s.paper and name in ADAPTERS]
+
+
+def shared_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--quick", action="store_true", help="small sample sizes (the main job)")
+    p.add_argument("--out", default="results", help="output directory (default ./results)")
+    p.add_argument("--seed", type=int, default=0, help="seed of everything random (default 0)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_runtime_options(p)
+
+
+def add_parser(sub) -> None:
+    """Add ``reproduce`` (and one subcommand per study) to the top-level subparsers."""
+    r = sub.add_parser("reproduce", help="reproduce the paper's studies; writes DIR/report.md",
+                       description=__doc__.splitlines()[0])
+    shared_options(r)
+    r.set_defaults(func=command, study=None)
+    rsub = r.add_subparsers(dest="study")
+    for name in paper_studies():
+        sp = rsub.add_parser(name, help=STUDIES[name].title, description=STUDIES[name].title)
+        shared_options(sp)
+        ADAPTERS[name].add_options(sp)
+        sp.set_defaults(func=command, study=name)
+
+
+def _default_args(name: str, parent: argparse.Namespace) -> argparse.Namespace:
+    """The options of study ``name`` at their defaults, with the shared ones from ``parent``."""
+    p = argparse.ArgumentParser()
+    shared_options(p)
+    ADAPTERS[name].add_options(p)
+    args = p.parse_args([])
+    for key in ("quick", "out", "seed", "quiet", "torch_device", "dtype"):
+        setattr(args, key, getattr(parent, key))
+    return args
+
+
+def command(args: argparse.Namespace) -> int:
+    """Run the study (or every study of the paper), write the files and ``report.md``."""
+    from ..experiments.report import write_report
+
+    names = [args.study] if args.study else paper_studies()
+    # Every config is built (and so validated) before anything is written.
+    configs = {name: ADAPTERS[name].config(args if args.study else _default_args(name, args)) for name in names}
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    progress = Progress(enabled=not args.quiet)
+    sections = []
+    for name in names:
+        study = STUDIES[name]
+        result = study.run(configs[name], progress=progress)
+        ADAPTERS[name].write(out, result)
+        sections.append(study.section(result, command=args.command_line))
+    header = (f"memprop {__version__}; run as `{args.command_line}`; torch threads: {args.threads_used}; "
+              f"torch device: {args.torch_device}.")
+    path = write_report(out, sections, header=header)
+    print(f"wrote {path}", file=sys.stderr)
+    return 0

@@ -1,0 +1,234 @@
+r"""Batched online training and storing for the pattern-reconstruction study.
+
+Training (Zoppo et al. 2020, "Pattern reconstruction"): every pattern :math:`\xi^\mu` is shown,
+in a fixed order, as the constant input :math:`I = \xi^\mu` (or a corrupted copy of it) with
+target :math:`T = \xi^\mu`; the state starts at random (uniform in [-1, 1]); the network relaxes
+and one online update :math:`W \leftarrow W - \eta\, \widehat{\partial J / \partial W}` follows,
+with the gradient estimated by equilibrium propagation (energy model, Eq. 12-19) or recurrent
+backpropagation (additive model, Eq. 3-11; side state reset to y(0) = 0.5). The updates are
+sequential over patterns, as in the paper; what runs in parallel is the *configurations*: C
+weight matrices (different connectivities K, learning rates, seeds) stacked as one (C, N, N)
+tensor see the same pattern at the same time, and each relaxation is one batched solve.
+
+Everything here composes the engine: the networks with one connectivity mask per
+configuration, :func:`memprop.learning.train_epoch` with one learning rate per configuration,
+explicit Euler relaxations until every configuration has converged (``compact=None``), and, in
+situ, a :class:`~memprop.crossbar.CrossbarStack` holding configuration c on its own crossbar.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import torch
+
+from ..._validate import choice
+from ...crossbar import Crossbar, CrossbarConfig, CrossbarStack
+from ...data import corrupt
+from ...errors import ConfigError
+from ...learning import EquilibriumPropagation, Hebbian, RecurrentBackprop, Storkey, train_epoch
+from ...networks import AdditiveNetwork, EnergyNetwork, HopfieldNetwork, full_mask
+from ...progress import Progress
+from ...solvers import EulerSolver, Workspace
+from .config import STORED_RULES, TRAINED_RULES, TrainConfig
+
+DEVICE_SEED_OFFSET = 7919
+"""Default seed offset of the crossbars' generators (apart from the rule's stream, so that an
+ideal device leaves every random stream of the run as it is without devices)."""
+
+
+@dataclass(kw_only=True, slots=True)
+class Training:
+    """Outcome of :func:`train`: final weights, snapshots and per-epoch history.
+
+    Shapes: W (C, N, N); snapshots[epoch] (len(snapshot_rows), N, N); every history entry
+    (C, epochs) with one value per configuration and epoch.
+    """
+
+    W: torch.Tensor
+    snapshots: dict[int, torch.Tensor] = field(default_factory=dict)
+    history: dict[str, torch.Tensor] = field(default_factory=dict)
+    seconds: float = 0.0
+    counters: list[dict] | None = None
+    """In situ training: each configuration's crossbar counters (updates, pulses, events,
+    energy_j, devices, ...); None without devices."""
+
+
+def learner(rule: str, cfg: TrainConfig):
+    """The study's EP or RBP: explicit Euler (the analog network's own dynamics) to ``tol``, each
+    configuration's relaxation ending at its own first convergence (``compact=1``: so that a
+    configuration trains the same whatever else shares its stack), no exception on
+    non-convergence (counted in the history instead)."""
+    dt = cfg.dt_ep if rule == "ep" else cfg.dt_rbp
+    solver = EulerSolver(dt=dt, tol=cfg.tol, max_steps=cfg.max_steps)
+    if rule == "ep":
+        return EquilibriumPropagation(beta=cfg.beta, estimator=cfg.estimator, solver=solver, compact=1.0,
+                                      throw=False)
+    return RecurrentBackprop(solver=solver, side_solver=solver, y0=cfg.y0, compact=1.0, throw=False)
+
+
+def _sequential_sum(t: torch.Tensor) -> torch.Tensor:
+    """Sum over the last dimension in order (as an accumulator would), float64."""
+    return t.double().cumsum(-1)[..., -1]
+
+
+def train(patterns: torch.Tensor, W0: torch.Tensor, masks: torch.Tensor, *, rule: str,
+          etas: torch.Tensor, cfg: TrainConfig, generator: torch.Generator,
+          dtype: torch.dtype | None = None, snapshot_dtype: torch.dtype = torch.float32,
+          snapshot_epochs: Sequence[int] = (), snapshot_rows: Sequence[int] | None = None,
+          progress: Progress | None = None, stage: str = "",
+          row_seeds: Sequence[int] | None = None,
+          crossbar: CrossbarConfig | Sequence[CrossbarConfig] | None = None,
+          device_seeds: Sequence[int] | None = None) -> Training:
+    """Train C configurations of one rule together, online, pattern by pattern.
+
+    Args:
+        patterns: (P, N) +-1 patterns, shown in this order every epoch (their device is used).
+        W0: (C, N, N) symmetric initial weights (masked here by ``masks``).
+        masks: (C, N, N) or (N, N) bool connectivity of each configuration.
+        rule: "ep" (energy network) or "rbp" (additive network).
+        etas: (C,) learning rate of each configuration.
+        cfg: the training settings.
+        generator: seeds the random initial states (and corrupted training inputs).
+        dtype: training precision (default ``cfg.dtype``).
+        snapshot_dtype: precision of the snapshots (that of the recall that tests them).
+        snapshot_epochs: epochs after which to keep a copy of W (0 = before training).
+        snapshot_rows: configurations to snapshot (default all).
+        progress: optional progress bar (one tick per epoch).
+        row_seeds: one seed per configuration for its random initial states (uniform in
+            [-1, 1]), so that a configuration trains to the same weights whatever else shares
+            its stack (a sweep task of one configuration equals the study's stacked run). None:
+            all initial states come from ``generator``.
+        crossbar: train in situ: configuration c's W on a crossbar of this config (or of
+            ``crossbar[c]``), symmetric, with its mask; every update ``-eta grad`` is programmed
+            as pulses and W[c] becomes one read of the crossbar (two devices per pair make it
+            asymmetric: the dynamics then use the hardware's matrix). A configuration on the
+            ideal device takes the device-free path (bit-identical to ``crossbar=None``).
+        device_seeds: one seed per configuration for its crossbar's generator (device
+            variation, rounding, write and read noise), apart from the rule's ``generator``;
+            default ``DEVICE_SEED_OFFSET + c``.
+
+    Returns:
+        :class:`Training`; history keys: loss (mean over patterns of C = 1/2 |T - v*|^2 at the
+        free fixed point), update (mean Frobenius norm of the update eta * grad), steps (mean
+        free-phase Euler steps), fixed_point_ok (fraction of patterns whose free fixed point has
+        the right sign everywhere), not_converged (relaxations that hit max_steps), diverged
+        (1 once a configuration produced a non-finite gradient: it is then frozen).
+    """
+    choice("rule", rule, TRAINED_RULES)
+    dtype = dtype or {"float32": torch.float32, "float64": torch.float64}[cfg.dtype]
+    dev = patterns.device
+    xi = patterns.to(dtype)
+    P, N = xi.shape
+    if W0.ndim != 3 or W0.shape[1:] != (N, N):
+        raise ConfigError(f"W0 must have shape (C, {N}, {N}), got {tuple(W0.shape)}")
+    C = W0.shape[0]
+    masks = masks.to(dev).expand(C, N, N).bool()
+    if tuple(etas.shape) != (C,):
+        raise ConfigError(f"etas must have shape ({C},), got {tuple(etas.shape)}")
+    eta = etas.to(device=dev, dtype=dtype).view(C, 1, 1)
+    W = (W0.to(device=dev, dtype=dtype) * masks).contiguous()
+    net = (EnergyNetwork if rule == "ep" else AdditiveNetwork)(W, mask=masks.clone())
+    stack = None
+    if crossbar is not None:
+        configs = [crossbar] * C if isinstance(crossbar, CrossbarConfig) else list(crossbar)
+        seeds = [DEVICE_SEED_OFFSET + c for c in range(C)] if device_seeds is None else list(device_seeds)
+        if len(seeds) != C:
+            raise ConfigError(f"device_seeds must give one seed per configuration ({C}), got {len(seeds)}")
+        stack = CrossbarStack(W, configs, mask=masks, symmetric=True,
+                              generators=[torch.Generator().manual_seed(int(q)) for q in seeds])
+        net.place("W", stack)
+    rule_obj = learner(rule, cfg)
+    rows = list(range(C)) if snapshot_rows is None else list(snapshot_rows)
+    wanted = set(snapshot_epochs)
+    snaps: dict[int, torch.Tensor] = {}
+    if 0 in wanted:
+        snaps[0] = net.W[rows].to(snapshot_dtype).clone()
+    keys = ("loss", "update", "steps", "fixed_point_ok", "not_converged")
+    hist = {k: torch.zeros(C, cfg.epochs, dtype=torch.float64, device=dev) for k in keys}
+    alive = torch.ones(C, dtype=torch.bool, device=dev)
+    if row_seeds is not None and len(row_seeds) != C:
+        raise ConfigError(f"row_seeds must give one seed per configuration ({C}), got {len(row_seeds)}")
+    row_gens = None if row_seeds is None else [torch.Generator().manual_seed(int(q)) for q in row_seeds]
+    T = xi.expand(C, P, N)
+    work = Workspace()
+    t0 = time.perf_counter()
+    if progress is not None:
+        progress.start(stage or f"train {rule} ({C} configurations)", cfg.epochs)
+    for epoch in range(cfg.epochs):
+        v0 = None
+        if row_gens is not None:  # this epoch's initial states, drawn per configuration: (C, P, N)
+            v0 = torch.stack([torch.rand(P, N, generator=gc, dtype=torch.float64) for gc in row_gens])
+            v0 = (2.0 * v0 - 1.0).to(device=dev, dtype=dtype)
+        x = T if cfg.training_input == "clean" else corrupt(T, cfg.training_p, generator=generator)
+        res = train_epoch(net, rule_obj, x, T, lr=eta, batch_size=1, s0=v0, generator=generator,
+                          alive=alive, keep_free=True, record_norms=True, workspace=work)
+        v = res.free  # (C, P, N): each pattern's free fixed point
+        hist["loss"][:, epoch] = _sequential_sum(0.5 * (T - v).square().sum(-1)) / P
+        hist["update"][:, epoch] = _sequential_sum(res.update_norm) / P
+        hist["steps"][:, epoch] = _sequential_sum(res.steps) / P
+        hist["fixed_point_ok"][:, epoch] = _sequential_sum((torch.sign(v) == T).all(-1)) / P
+        hist["not_converged"][:, epoch] = (~res.converged).sum(-1).double()
+        if epoch + 1 in wanted:
+            snaps[epoch + 1] = net.W[rows].to(snapshot_dtype).clone()
+        if progress is not None:
+            progress.update(1)
+    if progress is not None:
+        progress.finish()
+    hist["diverged"] = (~alive).to(torch.float64)[:, None].expand(C, max(cfg.epochs, 1)).clone()
+    return Training(W=net.W.detach().clone(), snapshots=snaps, history=hist,
+                    seconds=time.perf_counter() - t0, counters=None if stack is None else stack.counters())
+
+
+def program_stored(W: torch.Tensor, masks: torch.Tensor, crossbar: CrossbarConfig, *,
+                   device_seeds: Sequence[int] | None = None) -> tuple[torch.Tensor, list[dict]]:
+    """Write stored weights W (C, N, N) (Hebbian, Storkey) into crossbars that start at W = 0:
+    one programming step per configuration (the whole matrix as pulses), then one read.
+
+    Returns the weights the hardware holds (W's dtype) and each crossbar's counters. The ideal
+    device returns W unchanged (no pulses).
+    """
+    C, N = W.shape[0], W.shape[-1]
+    m = masks.to(W.device).expand(C, N, N)
+    seeds = [DEVICE_SEED_OFFSET + c for c in range(C)] if device_seeds is None else list(device_seeds)
+    out, counters = W.clone(), []
+    with torch.no_grad():
+        for c in range(C):  # loop over configurations (one crossbar each)
+            Wc = W[c].to(torch.float64)
+            xb = Crossbar(torch.zeros_like(Wc), crossbar, mask=m[c] != 0,
+                          symmetric=bool(torch.equal(Wc, Wc.T)),
+                          generator=torch.Generator().manual_seed(int(seeds[c])))
+            if not crossbar.ideal:
+                xb.program(Wc)
+                out[c] = xb.weight.to(W.dtype)
+            counters.append(xb.counters())
+    return out, counters
+
+
+def store(patterns: torch.Tensor, masks: torch.Tensor, *, rule: str,
+          dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """Hebbian or Storkey weights for every configuration's mask: (C, N, N) of ``dtype``
+    (computed in float64).
+
+    Storkey's rule is applied pattern by pattern (sequential by definition), each step
+    vectorised over units and configurations, and masked after every pattern so that the local
+    fields h_ij of the next pattern use the configuration's own synapses only.
+    """
+    choice("rule", rule, STORED_RULES)
+    xi = patterns.to(torch.float64)
+    P, N = xi.shape
+    m = masks.to(device=xi.device, dtype=torch.float64)
+    C = m.shape[0] if m.ndim == 3 else 1
+    m = m.expand(C, N, N)
+    W = torch.zeros(C, N, N, dtype=torch.float64, device=xi.device)
+    net = HopfieldNetwork(W, mask=full_mask(N, device=xi.device))
+    if rule == "hebbian":
+        grad = Hebbian().gradients(net, None, xi.expand(C, P, N))["W"]
+        return (-grad * m).to(dtype)
+    learner_ = Storkey()
+    for mu in range(P):  # Storkey (1997) is sequential over patterns
+        grad = learner_.gradients(net, None, xi[mu].expand(C, 1, N))["W"]
+        W.sub_(grad * m)
+    return W.to(dtype)

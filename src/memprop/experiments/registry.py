@@ -1,0 +1,73 @@
+"""The one registry of studies, used by the command line and by sweeps.
+
+Each :class:`Study` names a study's ``run(config, *, progress=None) -> result`` function, its
+report section (for the studies of the paper, which ``memprop reproduce`` runs), and its sweep
+task with the settings a sweep spec may vary::
+
+    task(settings: dict[str, int | float | str | bool], seed: int) -> dict[str, float | int | str]
+
+A task is a deterministic function of its settings and seed: it draws every random number from
+generators seeded by ``seed`` (never from global state), so that a task rerun after a crash gives
+the same numbers. Settings absent from ``settings`` take the study's defaults.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+from ..errors import ConfigError
+from . import classification, devices, gradcheck, reconstruction
+from .classification import sweep as classification_sweep
+from .devices import sweep as devices_sweep
+from .reconstruction import sweep as reconstruction_sweep
+
+SettingType = type | tuple
+"""A setting's allowed values: ``int``, ``float``, ``str``, ``bool``, or a tuple of literals."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Study:
+    """One study: what runs it, what reports it, what sweeps it."""
+
+    name: str
+    title: str
+    run: Callable[..., Any] | None = None
+    """``run(config, *, progress=None) -> result``."""
+    section: Callable[..., Any] | None = None
+    """``section(result, *, command) -> report.Section`` for the studies of the paper."""
+    sweep_task: Callable[[dict[str, Any], int], dict[str, Any]] | None = None
+    sweep_settings: Mapping[str, SettingType] | None = None
+    doc: str = ""
+
+    @property
+    def paper(self) -> bool:
+        """A study of the paper: ``memprop reproduce`` runs it and reports its claims."""
+        return self.section is not None
+
+
+STUDIES: Mapping[str, Study] = MappingProxyType({
+    "reconstruction": Study(name="reconstruction", title=reconstruction.TITLE, run=reconstruction.run,
+                            section=reconstruction.section, sweep_task=reconstruction_sweep.sweep_task,
+                            sweep_settings=reconstruction_sweep.SWEEP_SETTINGS,
+                            doc="pattern reconstruction (Figures 1-4, Table 1)"),
+    "classification": Study(name="classification", title=classification.TITLE, run=classification.run,
+                            section=classification.section, sweep_task=classification_sweep.sweep_task,
+                            sweep_settings=classification_sweep.SWEEP_SETTINGS, doc="EP classifier (Figure 5)"),
+    "devices": Study(name="devices", title=devices.TITLE, run=devices.run, section=devices.section,
+                     sweep_task=devices_sweep.sweep_task, sweep_settings=devices_sweep.SWEEP_SETTINGS,
+                     doc="memristive device study"),
+    "gradcheck": Study(name="gradcheck", title=gradcheck.TITLE, sweep_task=gradcheck.sweep_task,
+                       sweep_settings=gradcheck.SWEEP_SETTINGS, doc="RBP/EP against the exact gradient"),
+})
+"""Studies by name, in report order."""
+
+
+def study(name: str) -> Study:
+    """The registry entry of study ``name`` (error listing the known studies)."""
+    try:
+        return STUDIES[name]
+    except KeyError:
+        raise ConfigError(f"study: unknown study {name!r}; allowed: {', '.join(sorted(STUDIES))}") from None
