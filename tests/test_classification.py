@@ -1,5 +1,7 @@
-"""Classification (Figure 5): the fast relaxation, the fused EP step, training, data splits,
-the backprop reference, checkpoints and exact resumption, the CLI and the report section."""
+"""Classification (Figure 5): the engine's fixed-iteration relaxation (the layered network's
+fused kernel) and factored EP updates against references, the one training loop's deferred
+input-weight updates, training, data splits, the backprop reference, checkpoints and exact
+resumption, the CLI and the report section."""
 
 from __future__ import annotations
 
@@ -8,7 +10,6 @@ import math
 import subprocess
 import sys
 import time
-from argparse import Namespace
 from pathlib import Path
 
 import numpy as np
@@ -16,14 +17,33 @@ import pytest
 import torch
 
 from memprop import cli
+from memprop.cli.train import train_config
+from memprop.crossbar import CrossbarConfig
+from memprop.devices import PRESETS
 from memprop.errors import ConfigError, DataError
 from memprop.experiments import classification as C
 from memprop.experiments.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from memprop.learning import EquilibriumPropagation, sgd_step
+from memprop.experiments.classification.config import (
+    FIG5_EPOCHS,
+    FIG5_ERROR_BOUND,
+    FIG5_QUICK_EPOCHS,
+)
+from memprop.experiments.classification.training import W0_WINDOW, ep_rule, layer_rates
+from memprop.learning import (
+    ESTIMATORS,
+    AbstractLearningRule,
+    EquilibriumPropagation,
+    Estimate,
+    OuterProducts,
+    RowSum,
+    sgd_step,
+    train_epoch,
+)
 from memprop.learning.backprop import Backprop, feedforward
-from memprop.networks import LayeredNetwork
-from memprop.solvers import ClippedRelaxation, relax
-from memprop.solvers.fixed import FixedStepRelaxation, Workspace
+from memprop.networks import EnergyNetwork, LayeredNetwork, init_symmetric
+from memprop.networks.kernel import Kernel
+from memprop.networks.layered import LayeredKernel
+from memprop.solvers import ClippedRelaxation, Steps, Workspace, relax
 
 # float64 agreement of two implementations of the same arithmetic in a different order: a few
 # ulps per step, accumulated over <= 20 steps of O(1) values.
@@ -43,6 +63,10 @@ def _net(sizes, seed=0, scale=2.0):
     return net, g
 
 
+def _copy(net):
+    return LayeredNetwork([w.clone() for w in net.weights], [b.clone() for b in net.biases])
+
+
 def _batch(net, g, batch=6, lo=0.0, hi=1.0):
     x = torch.rand(batch, net.sizes[0], generator=g, dtype=torch.float64)
     t = torch.nn.functional.one_hot(torch.randint(0, net.sizes[-1], (batch,), generator=g), net.sizes[-1])
@@ -50,14 +74,45 @@ def _batch(net, g, batch=6, lo=0.0, hi=1.0):
     return x, t.to(torch.float64), s0
 
 
-def _clipped(steps):
-    # tol far below any float64 residual: exactly `steps` iterations (a state that is already a
-    # fixed point to the last bit is frozen, which changes nothing)
-    return ClippedRelaxation(epsilon=0.5, tol=1e-300, max_steps=steps)
+def _plain(net, s0, x, steps, *, epsilon=0.5, beta=0.0, target=None):
+    """The reference: ``steps`` iterations of s <- clip(s + epsilon f(s), 0, 1), f the model's own
+    vector field -dF/ds, written as a plain float64 loop (no kernel, no workspace)."""
+    d = net.drive(x)
+    s = s0.clone()
+    for _ in range(steps):
+        s = (s + epsilon * net.vector_field(s, d, beta=beta, target=target)).clamp(0.0, 1.0)
+    return s
+
+
+def _generic(net, s0, x, steps, *, epsilon=0.5, beta=0.0, target=None):
+    """The generic :class:`Kernel` (the network's vector field, (batch, n) layout) for ``steps`` steps."""
+    k = Kernel(net, net.drive(x), h=epsilon, beta=beta, target=target)
+    return k.iterate(k.start(s0), steps, False)[0].clone() if steps else s0.clone()
+
+
+def _reference_ep(net, x, t, s0, *, beta, estimator, generator, free_steps=20, nudged_steps=4):
+    """EP's estimate from plain relaxations and dense energy gradients: (dE/dtheta(s+) -
+    dE/dtheta(s-)) / scale; the sign of random_sign drawn as the rule draws it."""
+    free = _plain(net, s0, x, free_steps)
+    if estimator == "centred":
+        plus = _plain(net, free, x, nudged_steps, beta=beta, target=t)
+        minus = _plain(net, free, x, nudged_steps, beta=-beta, target=t)
+        scale = 2.0 * beta
+    else:
+        if estimator == "random_sign":
+            beta = beta * (torch.randint(0, 2, (1,), generator=generator).item() * 2 - 1)
+        plus, minus, scale = _plain(net, free, x, nudged_steps, beta=beta, target=t), free, beta
+    gp, gm = net.energy_grads(plus, x), net.energy_grads(minus, x)
+    return {k: (gp[k] - gm[k]) / scale for k in gp}, free
+
+
+def _ep(estimator, beta=0.7, epsilon=0.5, free=20, nudged=4):
+    return EquilibriumPropagation(beta=beta, estimator=estimator, solver=ClippedRelaxation(epsilon=epsilon),
+                                  stop=Steps(free), nudged_stop=Steps(nudged), throw=False)
 
 
 # ---------------------------------------------------------------------------------------------
-# FixedStepRelaxation == ClippedRelaxation(throw=False)
+# relax(stop=Steps(n)) through the fused LayeredKernel == the generic Kernel == a plain loop
 # ---------------------------------------------------------------------------------------------
 
 
@@ -65,109 +120,232 @@ def _clipped(steps):
 @pytest.mark.parametrize("beta", [0.0, 1.0, -0.5])
 @pytest.mark.parametrize("steps", [0, 1, 2, 20])
 @pytest.mark.parametrize("bounds", [(0.0, 1.0), (-0.4, 1.4)], ids=["in [0,1]", "outside"])
-def test_fixed_relaxation_matches_clipped_relaxation(sizes, beta, steps, bounds):
+def test_fixed_step_relaxation_matches_generic_kernel_and_plain_loop(sizes, beta, steps, bounds):
     net, g = _net(sizes)
     x, t, s0 = _batch(net, g, lo=bounds[0], hi=bounds[1])
+    s0_before = s0.clone()
     target = t if beta else None
-    ref = relax(net, _clipped(steps), s0, x, beta=beta, target=target, throw=False).state if steps else s0
-    got = FixedStepRelaxation(epsilon=0.5, steps=steps).relax(net, s0, x, beta=beta, target=target)
-    assert torch.allclose(got, ref, atol=TIGHT, rtol=0)
+    assert isinstance(net.kernel(net.drive(x), h=0.5), LayeredKernel)  # the path relax takes
+    eq = relax(net, ClippedRelaxation(epsilon=0.5), s0, x, beta=beta, target=target, stop=Steps(steps),
+               throw=False)
+    assert torch.equal(s0, s0_before)  # the initial state is never written
+    assert eq.steps.tolist() == [steps] * 6 and eq.converged.all() and eq.residual.isnan().all()
+    assert torch.allclose(eq.state, _generic(net, s0, x, steps, beta=beta, target=target), atol=TIGHT, rtol=0)
+    ref = _plain(net, s0, x, steps, beta=beta, target=target)
+    assert torch.allclose(eq.state, ref, atol=TIGHT, rtol=0)
+    if steps:
+        # the generic kernel under a tolerance far below any float64 residual: the compacting
+        # loop runs exactly `steps` steps (an element already a fixed point to the last bit is
+        # recorded early, which changes nothing)
+        tol = relax(net, ClippedRelaxation(epsilon=0.5, tol=1e-300, max_steps=steps), s0, x, beta=beta,
+                    target=target, throw=False).state
+        assert torch.allclose(eq.state, tol, atol=TIGHT, rtol=0)
+        # Steps(n, check=True) measures the last step's residual, |s_n - s_{n-1}|_inf / epsilon
+        checked = relax(net, ClippedRelaxation(epsilon=0.5), s0, x, beta=beta, target=target,
+                        stop=Steps(steps, check=True), throw=False)
+        assert torch.equal(checked.state, eq.state)
+        prev = _plain(net, s0, x, steps - 1, beta=beta, target=target)
+        r = (ref - prev).abs().amax(-1) / 0.5
+        assert torch.allclose(checked.residual, r, atol=1e-10, rtol=0) and checked.converged.all()
 
 
 @pytest.mark.parametrize("epsilon", [0.2, 1.0])
-def test_fixed_relaxation_other_steps(epsilon):
+def test_fixed_step_relaxation_other_steps(epsilon):
     net, g = _net(SIZES["2 hidden"])
     x, t, s0 = _batch(net, g)
-    ref = relax(net, ClippedRelaxation(epsilon=epsilon, tol=1e-300, max_steps=7), s0, x, beta=0.3,
-                target=t, throw=False).state
-    got = FixedStepRelaxation(epsilon=epsilon, steps=7).relax(net, s0, x, beta=0.3, target=t)
-    assert torch.allclose(got, ref, atol=TIGHT, rtol=0)
+    got = relax(net, ClippedRelaxation(epsilon=epsilon), s0, x, beta=0.3, target=t, stop=Steps(7)).state
+    assert torch.allclose(got, _generic(net, s0, x, 7, epsilon=epsilon, beta=0.3, target=t), atol=TIGHT, rtol=0)
+    assert torch.allclose(got, _plain(net, s0, x, 7, epsilon=epsilon, beta=0.3, target=t), atol=TIGHT, rtol=0)
 
 
 def test_workspace_reuse_gives_the_same_states():
+    """Repeated relaxations through one workspace (buffers, plans, scaled weights and drives
+    reused) give bit for bit the states of fresh ones, also when the weights or the drive change
+    in place between calls, and a phase started from another phase's result leaves it intact."""
     net, g = _net(SIZES["2 hidden"])
-    r = FixedStepRelaxation(epsilon=0.5, steps=5)
+    solver = ClippedRelaxation(epsilon=0.5)
     work = Workspace()
-    for _ in range(3):  # repeated calls reuse buffers and plans; weights change in between
+    for _ in range(3):  # weights change in between
         x, t, s0 = _batch(net, g)
-        c_fresh = r.scaled_drive(net, x)
-        c_work = r.scaled_drive(net, x, work=work)
-        assert torch.equal(c_fresh, c_work)
-        s0T = work.get("s0", (net.n_state, 6), x).copy_(s0.T)
-        fresh = r.run(net, s0.T.contiguous(), c_fresh, beta=0.7, targetT=t.T.contiguous())
-        reused = r.run(net, s0T, c_work, beta=0.7, targetT=t.T.contiguous(), work=work, tag="p")
-        assert torch.equal(fresh, reused)
+        fresh_free = relax(net, solver, s0, x, stop=Steps(5)).state.clone()
+        fresh_nudged = relax(net, solver, fresh_free, x, beta=0.7, target=t, stop=Steps(3)).state.clone()
+        d = net.drive(x)
+        free = relax(net, solver, s0, drive=d, stop=Steps(5), workspace=work, tag="free").state
+        nudged = relax(net, solver, free, drive=d, beta=0.7, target=t, stop=Steps(3), workspace=work, tag="plus").state
+        assert torch.equal(free, fresh_free) and torch.equal(nudged, fresh_nudged)
+        d.mul_(0.5)  # the same memory, other values: the kernel's scaled drive must follow
+        again = relax(net, solver, s0, drive=d, stop=Steps(5), workspace=work, tag="free").state
+        assert torch.equal(again, relax(net, solver, s0, drive=d.clone(), stop=Steps(5)).state)
         for w in net.weights:
             w.mul_(0.9)
 
 
-def test_fixed_relaxation_errors():
+def test_a_new_drive_at_a_freed_address_is_not_taken_for_the_old_one():
+    """Regression: the kernel reuses a drive's scaled copy across the phases of a minibatch; a
+    new drive allocated where a freed one lived (the same address, version 0 again) must not
+    pass for it (it did, silently: minibatch by minibatch training of a 2-hidden-layer net got
+    the previous minibatch's drive)."""
+    net, g = _net(SIZES["2 hidden"])
+    solver = ClippedRelaxation(epsilon=0.5)
+    work = Workspace()
+    batches = [_batch(net, g) for _ in range(4)]  # made first: nothing else is allocated in between
+    d = None
+    for x, t, s0 in batches:
+        del d  # the previous drive is freed: the allocator hands its memory to the next one
+        d = net.drive(x)
+        got = relax(net, solver, s0, drive=d, stop=Steps(5), workspace=work, tag="free").state
+        nudged = relax(net, solver, got, drive=d, beta=0.5, target=t, stop=Steps(3), workspace=work,
+                       tag="plus").state
+        assert torch.allclose(got, _plain(net, s0, x, 5), atol=TIGHT, rtol=0)
+        assert torch.allclose(nudged, _plain(net, got, x, 3, beta=0.5, target=t), atol=TIGHT, rtol=0)
+
+
+def test_fixed_step_relaxation_errors():
     net, g = _net(SIZES["1 hidden"])
     x, t, s0 = _batch(net, g)
+    solver = ClippedRelaxation(epsilon=0.5)
     with pytest.raises(ConfigError, match="epsilon"):
-        FixedStepRelaxation(epsilon=0.0)
-    with pytest.raises(ConfigError, match="steps"):
-        FixedStepRelaxation(steps=-1)
-    with pytest.raises(ConfigError, match="target"):
-        FixedStepRelaxation().relax(net, s0, x, beta=1.0)
-    with pytest.raises(ConfigError, match=r"x must be"):
-        FixedStepRelaxation().relax(net, s0, x[:, :5])
+        ClippedRelaxation(epsilon=0.0)
+    with pytest.raises(ConfigError, match=r"n must be an integer >= 0, got -1"):
+        Steps(-1)
+    with pytest.raises(ConfigError, match="stop must be ToTolerance"):
+        relax(net, solver, s0, x, stop=20)
+    with pytest.raises(ConfigError, match="target is required"):
+        relax(net, solver, s0, x, beta=1.0, stop=Steps(3))
+    with pytest.raises(ConfigError, match=r"x must have last dimension 13"):
+        relax(net, solver, s0, x[:, :5], stop=Steps(3))
 
 
 # ---------------------------------------------------------------------------------------------
-# The fused EP step == EquilibriumPropagation.estimate + sgd_step
+# Factored EP gradients and their updates == dense energy-gradient differences
 # ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("sizes", SIZES.values(), ids=SIZES.keys())
+@pytest.mark.parametrize("estimator", ESTIMATORS)
+def test_factored_ep_gradients_equal_energy_grad_differences(sizes, estimator):
+    net, g = _net(sizes, scale=1.0)
+    x, t, s0 = _batch(net, g)
+    gen = torch.Generator().manual_seed(3)
+    ref_gen = gen.clone_state()
+    est = _ep(estimator).estimate(net, x, t, s0=s0, generator=gen)
+    L = len(net.weights)
+    # factored: the weights as outer products (the clamped input's as one product of the
+    # difference), the biases as row sums
+    assert len(est.grads["W0"].terms) == 1 and est.grads["W0"].terms[0][0] is x
+    for k in range(L):
+        assert isinstance(est.grads[f"W{k}"], OuterProducts) and isinstance(est.grads[f"b{k + 1}"], RowSum)
+        assert k == 0 or len(est.grads[f"W{k}"].terms) == 2
+    ref, free = _reference_ep(net, x, t, s0, beta=0.7, estimator=estimator, generator=ref_gen)
+    assert torch.allclose(est.free.state, free, atol=TIGHT, rtol=0)
+    dense = est.dense()
+    assert set(dense) == set(ref) == set(net.weight_names)
+    for k, v in ref.items():
+        assert dense[k].shape == net.trainable()[k].shape, k
+        assert torch.allclose(dense[k], v, atol=TIGHT, rtol=0), k
+        # the update -lr grad, as a tensor and applied in place
+        assert torch.allclose(est.grads[k].delta(0.3), -0.3 * v, atol=TIGHT, rtol=0), k
+        W = net.trainable()[k].clone()
+        est.grads[k].apply_(W, 0.3)
+        assert torch.allclose(W, net.trainable()[k] - 0.3 * v, atol=TIGHT, rtol=0), k
+    assert torch.equal(ref_gen.get_state(), gen.get_state())  # the same draws (random_sign: one)
+    # rule.gradients: the same estimate as dense tensors
+    again = _ep(estimator).gradients(net, x, t, s0=s0, generator=torch.Generator().manual_seed(3))
+    for k, v in dense.items():
+        assert torch.equal(again[k], v), k
 
 
 @pytest.mark.parametrize("sizes", [SIZES["1 hidden"], SIZES["2 hidden"]], ids=["1 hidden", "2 hidden"])
-@pytest.mark.parametrize("estimator", ["one_sided", "random_sign", "centred"])
-def test_ep_step_equals_generic_rule_and_sgd(sizes, estimator):
+@pytest.mark.parametrize("estimator", ESTIMATORS)
+def test_ep_updates_through_the_engine_equal_a_plain_reference(sizes, estimator):
+    """Six minibatches of EP: the engine (fused relaxations in one reused workspace, factored
+    estimates applied in place by sgd_step) against plain relaxations, dense gradients and
+    theta -= lr grad."""
     net, g = _net(sizes, scale=1.0)
-    fused = LayeredNetwork([w.clone() for w in net.weights], [b.clone() for b in net.biases])
-    rates = tuple(0.3 / (k + 1) for k in range(len(net.weights)))
-    lr = {f"W{k}": r for k, r in enumerate(rates)} | {f"b{k + 1}": r for k, r in enumerate(rates)}
-    rule = EquilibriumPropagation(beta=0.7, estimator=estimator, solver=_clipped(20),
-                                  nudged_solver=_clipped(4), throw=False)
-    g_generic, g_fused = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+    ref_net = _copy(net)
+    lr = layer_rates(tuple(0.3 / (k + 1) for k in range(len(net.weights))))
+    rule = _ep(estimator)
+    g_engine, g_ref = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
     work = Workspace()
-    relax20 = FixedStepRelaxation(epsilon=0.5, steps=20)
     signs = set()
     for _ in range(6):  # several minibatches: buffers and plans are reused across them
         x, t, s0 = _batch(net, g)
         if estimator == "random_sign":
-            signs.add(torch.randint(0, 2, (1,), generator=g_generic.clone_state()).item())
-        sgd_step(net, rule.gradients(net, x, t, s0=s0, generator=g_generic), lr)
-        s0T = work.get("s0", (net.n_state, 6), x).copy_(s0.T)
-        free = C.ep_step(fused, relax20, x, t.T.contiguous(), s0T, beta=0.7, estimator=estimator,
-                         nudged_steps=4, rates=rates, generator=g_fused, work=work)
-        assert free.shape == (net.n_state, 6)
-    for k in net.parameters:
-        assert torch.allclose(fused.trainable()[k], net.trainable()[k], atol=TIGHT, rtol=0), k
+            signs.add(torch.randint(0, 2, (1,), generator=g_engine.clone_state()).item())
+        est = rule.estimate(net, x, t, s0=s0, generator=g_engine, workspace=work, validate=False)
+        assert est.free.state.shape == (6, net.n_state)
+        sgd_step(net, est.grads, lr)
+        grads, _ = _reference_ep(ref_net, x, t, s0, beta=0.7, estimator=estimator, generator=g_ref)
+        for k, v in ref_net.trainable().items():
+            v.sub_(grads[k], alpha=lr[k])
+    for k in net.weight_names:
+        assert torch.allclose(net.trainable()[k], ref_net.trainable()[k], atol=TIGHT, rtol=0), k
     if estimator == "random_sign":
         assert signs == {0, 1}  # both signs of beta were exercised
 
 
+# ---------------------------------------------------------------------------------------------
+# The one training loop: deferred input-weight updates == minibatch-by-minibatch updates
+# ---------------------------------------------------------------------------------------------
+
+
+def _data(n, n_in=13, n_classes=3, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(n, n_in, generator=g, dtype=torch.float64)
+    y = torch.randint(0, n_classes, (n,), generator=g)
+    return x, y, torch.nn.functional.one_hot(y, n_classes).to(torch.float64)
+
+
+# two full W_0 windows, a partial one, a partial last minibatch (batch_size 4)
+N_WINDOWED = 4 * W0_WINDOW * 2 + 4 * 2 + 1
+
+
+@pytest.mark.parametrize("sizes", [[13, 9, 3], [13, 9, 7, 3]], ids=["1 hidden", "2 hidden"])
+@pytest.mark.parametrize("estimator", ESTIMATORS)
+@pytest.mark.parametrize("persistent", [True, False], ids=["persistent", "from zero"])
+def test_deferred_input_updates_equal_minibatch_updates(sizes, estimator, persistent):
+    n = N_WINDOWED
+    x, _, t = _data(n)
+    net, g = _net(sizes, scale=1.0)
+    order = torch.randperm(n, generator=g)
+    s_init = torch.rand(n, net.n_state, generator=g, dtype=torch.float64)
+    lr = layer_rates(tuple(0.2 / (k + 1) for k in range(len(net.weights))))
+    out = {}
+    for defer in (W0_WINDOW, 0):
+        m = _copy(net)
+        s0 = s_init.clone() if persistent else None
+        res = train_epoch(m, _ep(estimator, beta=1.0), x, t, lr=lr, batch_size=4, order=order, s0=s0,
+                          persistent=persistent, generator=torch.Generator().manual_seed(5),
+                          keep_free=not persistent, record_norms=True, defer_input=defer)
+        out[defer] = (m, s0 if persistent else res.free, res)
+    (a, fa, ra), (b, fb, rb) = out[W0_WINDOW], out[0]
+    for k in net.weight_names:
+        assert torch.allclose(a.trainable()[k], b.trainable()[k], atol=TIGHT, rtol=0), k
+    assert not torch.equal(a.W0, net.W0)  # trained
+    assert fa.shape == (n, net.n_state) and torch.allclose(fa, fb, atol=TIGHT, rtol=0)
+    assert torch.equal(ra.steps, rb.steps) and ra.update_norm.shape == (math.ceil(n / 4),)
+
+
 @pytest.mark.parametrize("estimator", ["one_sided", "random_sign"])
-def test_train_epoch_equals_a_generic_loop_with_persistent_states(estimator):
-    """Two epochs (random order, windows of deferred W_0 updates, a partial last minibatch,
-    stored free states) against the same loop written with the generic rule, relax and sgd_step."""
-    n = 4 * C.W0_WINDOW * 2 + 4 * 2 + 1  # two full W_0 windows, a partial one, a partial minibatch
-    cfg = C.EPConfig(hidden=(9,), alphas=(0.2, 0.1), batch_size=4, epochs=1, persistent=True, seed=5,
-                     estimator=estimator)
-    g = torch.Generator().manual_seed(0)
-    x = torch.rand(n, 13, generator=g, dtype=torch.float64)
-    y = torch.randint(0, 3, (n,), generator=g)
-    state = C.init_state(cfg, n, 13, 3, dtype=torch.float64)
-    net = LayeredNetwork([w.clone() for w in state.network.weights], [b.clone() for b in state.network.biases])
+def test_ep_epoch_equals_a_generic_loop_with_persistent_states(estimator):
+    """Two epochs of the study's EP epoch (random order, windows of deferred W_0 updates, a
+    partial last minibatch, stored free states) against the same loop written with the rule's
+    estimate and sgd_step, minibatch by minibatch."""
+    n = N_WINDOWED
+    ep = C.EPConfig(hidden=(9,), alphas=(0.2, 0.1), batch_size=4, epochs=1, persistent=True, seed=5,
+                    estimator=estimator)
+    cfg = C.ClassificationConfig(ep=ep, backprop=None, dtype="float64")
+    x, y, _ = _data(n)
+    state = C.init_state(cfg, n, 13, 3)
+    assert state.network.W0.dtype == torch.float64
+    net = _copy(state.network)
     gen = state.generator.clone_state()
     stored = torch.zeros(n, net.n_state, dtype=torch.float64)
-    rule = EquilibriumPropagation(beta=1.0, estimator=estimator, solver=_clipped(20),
-                                  nudged_solver=_clipped(4), throw=False)
+    rule = ep_rule(ep)
     for _ in range(2):
-        C.train_epoch(state, cfg, x, y, 3)
+        C.ep_epoch(state, ep, x, y, 3)
     for epoch in (1, 2):
-        rates = C.learning_rates(cfg.alphas, "halve", 1, epoch)
-        lr = {"W0": rates[0], "b1": rates[0], "W1": rates[1], "b2": rates[1]}
+        lr = layer_rates(C.learning_rates(ep.alphas, "halve", 1, epoch))
         perm = torch.randperm(n, generator=gen)
         for i in range(0, n, 4):
             idx = perm[i:i + 4]
@@ -176,9 +354,36 @@ def test_train_epoch_equals_a_generic_loop_with_persistent_states(estimator):
             stored[idx] = est.free.state
             sgd_step(net, est.grads, lr)
     assert state.epoch == 2
-    for k in net.parameters:
+    for k in net.weight_names:
         assert torch.allclose(state.network.trainable()[k], net.trainable()[k], atol=TIGHT, rtol=0), k
     assert torch.allclose(state.persistent, stored, atol=TIGHT, rtol=0)
+    assert torch.equal(state.generator.get_state(), gen.get_state())
+
+
+class _DenseEP(AbstractLearningRule):
+    """EP whose estimate is handed over as dense tensors (no factors)."""
+
+    def estimate(self, network, x, target, **kw):
+        est = _ep("one_sided").estimate(network, x, target, **kw)
+        return Estimate(est.dense(), est.free)
+
+
+def test_deferred_input_updates_errors():
+    x, _, t = _data(12)
+    net, _ = _net([13, 9, 3], scale=1.0)
+    with pytest.raises(ConfigError, match=r"defer_input must be an integer >= 0"):
+        train_epoch(net, _ep("one_sided"), x, t, lr=0.1, batch_size=4, defer_input=-1)
+    with pytest.raises(ConfigError, match=r"gradient for W0 is x\^T D"):
+        train_epoch(net, _DenseEP(), x, t, lr=0.1, batch_size=4, defer_input=2)
+    energy = EnergyNetwork(init_symmetric(6, scale=0.1, generator=torch.Generator().manual_seed(0),
+                                          dtype=torch.float64))
+    with pytest.raises(ConfigError, match="defer_input needs a network with an input weight"):
+        train_epoch(energy, _ep("one_sided"), torch.zeros(4, 6, dtype=torch.float64),
+                    torch.zeros(4, 6, dtype=torch.float64), lr=0.1, defer_input=2)
+    net.on_crossbars(CrossbarConfig(device=PRESETS["epiram"]), names=["W0"], symmetric=False,
+                     generator=torch.Generator().manual_seed(1))
+    with pytest.raises(ConfigError, match="defer_input needs the input weight off hardware"):
+        train_epoch(net, _ep("one_sided"), x, t, lr=0.1, batch_size=4, defer_input=2)
 
 
 def test_learning_rate_schedules():
@@ -301,7 +506,7 @@ def test_backprop_gradients_match_finite_differences(output, loss):
     x, t, _ = _batch(net, g, batch=4)
     rule = Backprop(output=output, loss=loss)
     grads = rule.gradients(net, x, t)
-    assert set(grads) == set(net.parameters)
+    assert set(grads) == set(net.weight_names)
 
     def j(params):
         from memprop.learning.backprop import loss_value
@@ -382,7 +587,11 @@ def test_resume_continues_exactly(tmp_path, estimator):
     assert _strip_seconds(resumed.history) == _strip_seconds(straight.history)
     for k, v in straight.network.trainable().items():
         assert torch.equal(resumed.network.trainable()[k], v), k  # bit for bit
+    a, b = straight.network.state_dict(), resumed.network.state_dict()
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     assert torch.equal(resumed.persistent, straight.persistent)
+    assert torch.equal(resumed.generator.get_state(), straight.generator.get_state())
+    assert load_checkpoint(ckpt).epoch == 3
 
 
 def test_resume_can_extend_epochs_but_not_change_options(tmp_path):
@@ -434,9 +643,37 @@ def test_cli_train_errors(tmp_path, capsys):
 def test_cli_backprop_reference_options():
     args = cli.build_parser().parse_args(_train_argv("x", "--alphas", "0.4", "0.2", "--backprop-alphas", "0.1",
                                                      "0.05", "--backprop-schedule", "constant"))
-    cfg = C.train_config(args)
+    cfg = train_config(args)
     assert cfg.ep.alphas == (0.4, 0.2) and cfg.ep.schedule == "halve"
     assert cfg.backprop.alphas == (0.1, 0.05) and cfg.backprop.schedule == "constant"
+    assert cfg.device is None and cfg.dtype == "float32" and cfg.torch_device == "cpu"
+
+
+@pytest.mark.parametrize("spelling, canonical", [("one-sided", "one_sided"), ("one_sided", "one_sided"),
+                                                 ("random-sign", "random_sign"), ("centred", "centred")])
+def test_cli_estimator_spellings(spelling, canonical):
+    args = cli.build_parser().parse_args(_train_argv("x", "--estimator", spelling))
+    assert train_config(args).ep.estimator == canonical
+
+
+def test_cli_train_refuses_to_replace_a_run(tmp_path, capsys):
+    argv = _train_argv(tmp_path, "--epochs", "1", "--no-backprop", "--estimator", "one-sided")
+    assert cli.main(argv) == 0
+    before = (tmp_path / "classify.json").read_bytes()
+    ckpt_before = (tmp_path / "checkpoint.pt").read_bytes()
+    capsys.readouterr()
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert "holds a run already (checkpoint.pt, classify.json)" in err and "--resume" in err and "--force" in err
+    assert (tmp_path / "classify.json").read_bytes() == before  # untouched
+    assert (tmp_path / "checkpoint.pt").read_bytes() == ckpt_before
+    (tmp_path / "checkpoint.pt").unlink()  # a finished run's results alone are protected too
+    assert cli.main(argv) == 2
+    assert "holds a run already (classify.json)" in capsys.readouterr().err
+    assert cli.main([*argv, "--force"]) == 0  # replaced: a fresh run, the same numbers
+    again = json.loads((tmp_path / "classify.json").read_text())
+    assert _strip_seconds(again["epochs"]) == _strip_seconds(json.loads(before)["epochs"])
+    assert load_checkpoint(tmp_path / "checkpoint.pt").epoch == 1
 
 
 # ---------------------------------------------------------------------------------------------
@@ -446,6 +683,7 @@ def test_cli_backprop_reference_options():
 
 def test_run_result_shape_and_plot(tmp_path):
     from memprop.io import write_json
+    from memprop.plotting import save
     from memprop.plotting.classification import plot_fig5
 
     cfg = _tiny_cfg(epochs=2, persistent=False, backprop=True)
@@ -459,8 +697,11 @@ def test_run_result_shape_and_plot(tmp_path):
     rows = C.csv_rows(result)
     assert rows[0]["alpha1"] == 0.1 and rows[1]["alpha2"] == 0.025 and "backprop_test_error" in rows[0]
     write_json(tmp_path / "r.json", result)
-    png = plot_fig5(tmp_path / "r.json", tmp_path / "r.png")
+    fig = plot_fig5(tmp_path / "r.json")  # a path or the result itself; returns the figure
+    assert len(fig.axes[0].lines) == len(plot_fig5(result).axes[0].lines) == 5  # 4 curves + reference
+    png = save(fig, tmp_path / "r.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.json", "r.png"]
 
 
 def test_evaluation_learns_something():
@@ -470,20 +711,21 @@ def test_evaluation_learns_something():
     assert state.history[-1]["test_error"] < 0.3
 
 
-def test_reproduce_section(tmp_path):
-    args = Namespace(quick=True, seed=0, epochs=1, out=str(tmp_path), quiet=True)
-    from memprop.progress import Progress
-
-    section = C.reproduce(args, tmp_path, Progress(enabled=False))
-    for name in ("fig5.json", "fig5.csv", "fig5.png"):
+def test_reproduce_section(tmp_path, capsys):
+    assert cli.main(["reproduce", "classification", "--quick", "--epochs", "1", "--seed", "0",
+                     "--out", str(tmp_path), "--quiet"]) == 0
+    for name in ("fig5.json", "fig5.csv", "fig5.png", "report.md"):
         assert (tmp_path / name).is_file()
     fig5 = json.loads((tmp_path / "fig5.json").read_text())
     assert set(fig5) >= {"config", "epochs", "backprop_reference", "seconds"}
     assert fig5["config"]["ep"]["alphas"] == [0.1, 0.05] and fig5["data"]["n_train"] == 3000
+    assert len(fig5["epochs"]) == 1 and fig5["config"]["device"] is None and "device" not in fig5
+    section = C.section(fig5, command="memprop reproduce classification")
     claim = section.claims[0]
-    assert claim.holds == (fig5["epochs"][-1]["test_error"] <= C.FIG5_ERROR_BOUND
+    assert claim.holds == (fig5["epochs"][-1]["test_error"] <= FIG5_ERROR_BOUND
                            and fig5["epochs"][-1]["test_error"] <= fig5["epochs"][0]["test_error"])
     assert "fig5.png" in claim.plots and section.claims[1].holds is None
+    assert "Figure 5" in (tmp_path / "report.md").read_text()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -494,14 +736,14 @@ def test_reproduce_section(tmp_path):
 @pytest.mark.slow
 def test_reproduce_classification_quick_within_90_s(tmp_path):
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "memprop.cli", "reproduce", "classification", "--quick",
+    proc = subprocess.run([sys.executable, "-m", "memprop", "reproduce", "classification", "--quick",
                            "--out", str(tmp_path), "--quiet"], capture_output=True, text=True)
     seconds = time.perf_counter() - t0
     assert proc.returncode == 0, proc.stderr
     assert seconds <= 90.0, seconds  # the issue's bound on a 2-core machine
     fig5 = json.loads((tmp_path / "fig5.json").read_text())
-    assert len(fig5["epochs"]) == C.FIG5_QUICK_EPOCHS
-    assert fig5["epochs"][-1]["test_error"] <= C.FIG5_ERROR_BOUND
+    assert len(fig5["epochs"]) == FIG5_QUICK_EPOCHS
+    assert fig5["epochs"][-1]["test_error"] <= FIG5_ERROR_BOUND
     assert math.isfinite(fig5["backprop_reference"]["test_error"])
     assert "Figure 5" in (tmp_path / "report.md").read_text()
 
@@ -510,5 +752,5 @@ def test_reproduce_classification_quick_within_90_s(tmp_path):
 def test_full_figure5_run_reaches_the_bound(tmp_path):
     assert cli.main(["reproduce", "classification", "--out", str(tmp_path), "--quiet"]) == 0
     fig5 = json.loads((tmp_path / "fig5.json").read_text())
-    assert len(fig5["epochs"]) == C.FIG5_EPOCHS
-    assert fig5["epochs"][-1]["test_error"] <= C.FIG5_ERROR_BOUND
+    assert len(fig5["epochs"]) == FIG5_EPOCHS
+    assert fig5["epochs"][-1]["test_error"] <= FIG5_ERROR_BOUND

@@ -2,7 +2,8 @@
 
 import pytest
 
-from memprop.experiments.classification import SWEEP_SETTINGS, sweep_task
+from memprop.experiments.classification.sweep import SWEEP_SETTINGS, sweep_task
+from memprop.experiments.registry import STUDIES
 from memprop.sweeps import parse_spec
 
 TINY = {"per_class": 20, "epochs": 1, "hidden": 16, "estimator": "centred"}
@@ -17,6 +18,9 @@ def test_sweep_task_is_a_deterministic_function_of_settings_and_seed():
 
 def test_spec_rejects_unknown_classification_setting():
     assert "estimator" in SWEEP_SETTINGS
+    # the registry (which sweeps resolve names through) holds this study's task and settings
+    assert STUDIES["classification"].sweep_task is sweep_task
+    assert STUDIES["classification"].sweep_settings is SWEEP_SETTINGS
     with pytest.raises(Exception, match="hidden_layers"):
         parse_spec({"study": "classification", "seeds": [0], "grid": {"hidden_layers": [1, 2]}},
                    source="inline", check=True)

@@ -8,6 +8,9 @@ import json
 import pytest
 import torch
 
+from memprop import cli
+from memprop.cli import device as device_cli
+from memprop.cli import options as cli_options
 from memprop.devices import (
     ConstantStepDevice,
     ExpStepDevice,
@@ -16,7 +19,6 @@ from memprop.devices import (
     SoftBoundsDevice,
     load_device,
 )
-from memprop.devices import cli as device_cli
 from memprop.devices.fit import fit_device, read_sweeps, synthetic_sweeps, write_sweeps_csv
 from memprop.errors import ConfigError, DataError
 
@@ -77,7 +79,7 @@ def test_csv_round_trip_and_cli(tmp_path):
     assert [s.name for s in sweeps.sweeps] == ["ltp_1", "ltd_1", "ltp_2", "ltd_2"]
     parser = argparse.ArgumentParser(prog="memprop")
     sub = parser.add_subparsers(dest="command", required=True)
-    device_cli.add_device_parser(sub)
+    device_cli.add_parser(sub)
     args = parser.parse_args(["device", "fit", str(csv_path), "--model", "exponential"])
     assert args.func(args) == 0
     fitted = load_device(tmp_path / "meas.toml")
@@ -90,15 +92,28 @@ def test_csv_round_trip_and_cli(tmp_path):
     assert load_device(tmp_path / "sb.toml").MODEL == "soft-bounds"
 
 
+def test_plot_fit_returns_a_figure(tmp_path):
+    from matplotlib.figure import Figure
+
+    from memprop.plotting import save
+    from memprop.plotting.devices import plot_fit
+
+    true = SoftBoundsDevice(n_states=20)
+    sweeps = synthetic_sweeps(true, cycles=1)
+    result = fit_device(sweeps, "soft-bounds")
+    fig = plot_fit(sweeps, result)
+    assert isinstance(fig, Figure) and not list(tmp_path.iterdir())  # drawing writes nothing
+    path = save(fig, tmp_path / "fit.svg")
+    assert path.read_text().lstrip().startswith("<?xml")
+
+
 def test_cli_prints_a_json_summary(tmp_path, capsys):
     true = SoftBoundsDevice(n_states=20)
     csv_path = write_sweeps_csv(synthetic_sweeps(true, cycles=1), tmp_path / "d.csv")
-    parser = argparse.ArgumentParser()
-    device_cli.add_arguments(parser)
-    args = parser.parse_args([str(csv_path), "--model", "soft-bounds", "--no-plot"])
-    device_cli.fit_command(args)
+    assert cli.main(["device", "fit", str(csv_path), "--model", "soft-bounds", "--no-plot"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["model"] == "soft-bounds" and out["n_states"] == 20 and out["toml"].endswith("d.toml")
+    assert "plot" not in out and not (tmp_path / "d_fit.png").exists()
 
 
 def _write(tmp_path, text, name="bad.csv"):
@@ -142,14 +157,14 @@ def test_training_commands_device_options(tmp_path):
     from memprop.devices import PRESETS, IdealDevice, save_device
 
     parser = argparse.ArgumentParser()
-    device_cli.add_device_options(parser)
-    assert device_cli.crossbar_config(parser.parse_args([])) is None  # default: no devices
-    cfg = device_cli.crossbar_config(parser.parse_args(["--device", "ideal"]))
+    cli_options.add_device_options(parser)
+    assert cli_options.crossbar_config(parser.parse_args([])) is None  # default: no devices
+    cfg = cli_options.crossbar_config(parser.parse_args(["--device", "ideal"]))
     assert cfg == CrossbarConfig(device=IdealDevice())
-    cfg = device_cli.crossbar_config(parser.parse_args(
+    cfg = cli_options.crossbar_config(parser.parse_args(
         ["--device", "AG-A-SI", "--w-max", "0.5", "--pairing", "two", "--scheme", "deterministic"]))
     assert (cfg.device, cfg.w_max, cfg.pairing, cfg.scheme) == (PRESETS["ag-a-si"], 0.5, "two", "deterministic")
     path = save_device(SoftBoundsDevice(n_states=9), tmp_path / "mine.toml")
-    assert device_cli.crossbar_config(parser.parse_args(["--device", str(path)])).device == SoftBoundsDevice(n_states=9)
+    assert cli_options.crossbar_config(parser.parse_args(["--device", str(path)])).device == SoftBoundsDevice(n_states=9)
     with pytest.raises(ConfigError, match="hzo-fefet"):
-        device_cli.crossbar_config(parser.parse_args(["--device", "unobtainium"]))
+        cli_options.crossbar_config(parser.parse_args(["--device", "unobtainium"]))

@@ -3,11 +3,11 @@ report section, sweep task and CLI registration."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import subprocess
 import sys
 import time
-from argparse import Namespace
 from pathlib import Path
 
 import pytest
@@ -16,7 +16,11 @@ import torch
 from memprop import cli
 from memprop.crossbar import CrossbarConfig
 from memprop.experiments import devices as D
-from memprop.progress import Progress
+from memprop.experiments.devices import config as DC
+from memprop.experiments.devices.run import train_in_situ
+from memprop.experiments.devices.sweep import sweep_task
+from memprop.experiments.reconstruction import TrainConfig
+from memprop.experiments.reconstruction.training import train
 from memprop.networks import full_mask
 
 TINY = {"presets": ("epiram",), "states": (4,), "c2c": (0.03,), "d2d": (0.3,), "stuck": (0.05,),
@@ -35,30 +39,35 @@ def _w0(N=12, seed=1):
 
 
 def test_design_covers_every_factor():
-    pts = D.design(D.FULL, 1.0, pairing=True, states=D.FULL["states"])
+    pts = D.design(DC.FULL, 1.0, pairing=True, states=DC.FULL["states"])
     factors = {p.factor for p in pts}
     assert factors == {"reference", "preset", "states", "c2c", "d2d", "stuck", "pairing"}
     states = [p for p in pts if p.factor == "states"]
     assert sorted({p.value for p in states}) == [2, 4, 8, 16, 32, 64, 128, 256, 512, 1024]
     assert {p.crossbar.scheme for p in states} == {"deterministic", "stochastic"}
     assert all(p.crossbar.device.n_states == p.value for p in states)
-    assert [p.value for p in pts if p.factor == "preset"] == list(D.PRESETS)
-    assert not any(p.factor == "pairing" for p in D.design(D.FULL, 0.5, pairing=False, states=(4,)))
+    assert [p.value for p in pts if p.factor == "preset"] == list(DC.PRESETS)
+    assert not any(p.factor == "pairing" for p in D.design(DC.FULL, 0.5, pairing=False, states=(4,)))
 
 
 @pytest.mark.parametrize("rule", ["ep", "rbp"])
 def test_in_situ_training_on_ideal_devices_is_the_exact_online_training(rule):
-    from memprop.experiments.reconstruction_train import TrainConfig, train
-
     pats, W0, mask = _patterns(), _w0(), full_mask(12)
     eta = 0.05
+    W, counters = train_in_situ(pats, W0, mask, rule=rule, eta=eta, epochs=3,
+                                crossbars=[CrossbarConfig(), CrossbarConfig()],
+                                generator=torch.Generator().manual_seed(3), device_seed=0)
+    # the study's training of the same two configurations without devices: bit for bit
+    tc = TrainConfig(epochs=3, max_steps=DC.EP_MAX_STEPS) if rule == "ep" else TrainConfig(epochs=3)
+    two = train(pats, W0[None].expand(2, 12, 12), mask, rule=rule, etas=torch.full((2,), eta, dtype=torch.float64),
+                cfg=tc, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(W, two.W)
+    # and one configuration trained alone: its random initial states are drawn from the shared
+    # generator for 1 instead of 2 configurations, so they differ, but every relaxation reaches
+    # the same fixed point within tol (1e-6)
     ref = train(pats, W0[None], mask, rule=rule, etas=torch.full((1,), eta), cfg=TrainConfig(epochs=3),
                 generator=torch.Generator().manual_seed(3))
-    W, counters = D.train_in_situ(pats, W0, mask, rule=rule, eta=eta, epochs=3,
-                                  crossbars=[CrossbarConfig(), CrossbarConfig()],
-                                  generator=torch.Generator().manual_seed(3), device_seed=0)
-    # float32 results of float64 training; eta * grad subtracted in one or two roundings
-    assert torch.allclose(W[0], ref.W[0].float(), atol=1e-6, rtol=0)
+    assert torch.allclose(W[0], ref.W[0], atol=1e-6, rtol=0)
     assert counters[0]["pulses"] == 0 and counters[0]["energy_j"] == 0.0
 
 
@@ -66,7 +75,7 @@ def test_in_situ_training_on_a_device_counts_pulses_and_keeps_symmetry():
     pats, W0, mask = _patterns(), _w0(), full_mask(12)
     dev = D.base_device(states=64, c2c=0.01)
     cfgs = [CrossbarConfig(device=dev, pairing="one"), CrossbarConfig(device=dev, pairing="two")]
-    W, counters = D.train_in_situ(pats, W0, mask, rule="ep", eta=0.05, epochs=2, crossbars=cfgs,
+    W, counters = train_in_situ(pats, W0, mask, rule="ep", eta=0.05, epochs=2, crossbars=cfgs,
                                   generator=torch.Generator().manual_seed(3), device_seed=0)
     assert torch.equal(W[0], W[0].T)  # one device pair per neuron pair: symmetry exact
     assert not torch.equal(W[1], W[1].T)  # two: w_ij and w_ji drift apart under noise
@@ -78,26 +87,35 @@ def test_in_situ_training_on_a_device_counts_pulses_and_keeps_symmetry():
 def _tiny_study(monkeypatch):
     from memprop.experiments import classification as Cl
 
-    def tiny_classification(*, quick, seed, epochs=None):
+    # the module (the package's attribute ``run`` is the function)
+    devices_run = importlib.import_module("memprop.experiments.devices.run")
+
+    def tiny_classification(*, quick, seed, epochs=None, torch_device_name="cpu", dtype=None):
         ep = Cl.EPConfig(hidden=(8,), epochs=1, eval_steps=5, seed=seed)
         return Cl.ClassificationConfig(data=Cl.DataConfig(per_class=8, split_seed=seed), ep=ep,
-                                       backprop=None, eval_sample=10)
+                                       backprop=None, eval_sample=10, torch_device=torch_device_name,
+                                       dtype=dtype or "float32")
 
-    monkeypatch.setattr(D, "QUICK", TINY)
-    monkeypatch.setattr(D, "ROUNDING_STATES", 4)
-    monkeypatch.setattr(D, "classification_config", tiny_classification)
+    monkeypatch.setattr(DC, "QUICK", TINY)  # DevicesConfig.grid reads it
+    monkeypatch.setattr(devices_run, "ROUNDING_STATES", 4)
+    monkeypatch.setattr(devices_run, "classification_config", tiny_classification)
 
 
 @pytest.mark.filterwarnings("ignore:.*exceed w_max")  # the tiny net's Glorot W1 reaches 0.66
-def test_reproduce_writes_files_and_section(tmp_path, monkeypatch):
+def test_run_result_files_and_section(tmp_path, monkeypatch):
+    from memprop.cli.reproduce import ADAPTERS
+
     _tiny_study(monkeypatch)
-    args = Namespace(quick=True, seed=0, rules=["ep", "rbp"])
-    section = D.reproduce(args, tmp_path, Progress(enabled=False))
-    result = json.loads((tmp_path / "devices.json").read_text())
+    result = D.run(D.DevicesConfig(quick=True, seed=0, rules=("ep", "rbp")))
+    assert not any(tmp_path.iterdir())  # run() computes; the CLI's writer writes
+    ADAPTERS["devices"].write(tmp_path, result)
+    section = D.section(result, command="memprop reproduce devices --quick")
+    assert json.loads((tmp_path / "devices.json").read_text()) == json.loads(json.dumps(result))
     assert set(result) == {"config", "points", "seconds"}
     pts = result["points"]
     keys = {"study", "rule", "factor", "value", "metric", "result", "pulses", "energy_j"}
     assert all(keys <= set(p) for p in pts)
+    assert {p["value"] for p in pts if p["factor"] == "preset"} == {"epiram"}  # the tiny design ran
     assert {p["study"] for p in pts} == {"reconstruction", "classification"}
     assert {p["metric"] for p in pts if p["study"] == "classification"} == {"test_error"}
     assert {p["factor"] for p in pts if p["rule"] == "ep" and p["study"] == "reconstruction"} == {
@@ -116,14 +134,19 @@ def test_sweep_task_and_example_spec(monkeypatch):
 
     spec = load_spec(Path(__file__).parents[1] / "examples" / "device_sweep.toml")
     assert spec.study == "devices"
-    metrics = D.sweep_task({"task": "reconstruction", "rule": "ep", "device": "exponential",
+    metrics = sweep_task({"task": "reconstruction", "rule": "ep", "device": "exponential",
                             "nonlinearity": 2.4, "states": 32, "rounding": "stochastic", "epochs": 1,
                             "samples_per_class": 2, "p": 0.1, "pairs": "one"}, seed=0)
     assert set(metrics) == {"accuracy", "pulses", "energy_j", "seconds"} and metrics["pulses"] > 0
 
 
 def test_devices_study_is_registered():
-    assert cli.STUDIES["devices"] == "memprop.experiments.devices"
+    from memprop.experiments.devices import sweep as devices_sweep
+    from memprop.experiments.registry import STUDIES
+
+    study = STUDIES["devices"]
+    assert study.paper and study.run is D.run and study.section is D.section
+    assert study.sweep_task is sweep_task and study.sweep_settings is devices_sweep.SWEEP_SETTINGS
     args = cli.build_parser().parse_args(["reproduce", "devices", "--quick", "--rules", "ep"])
     assert args.study == "devices" and args.rules == ["ep"]
 
@@ -131,7 +154,7 @@ def test_devices_study_is_registered():
 @pytest.mark.slow
 def test_reproduce_devices_quick_within_120_s(tmp_path):
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "memprop.cli", "reproduce", "devices", "--quick",
+    proc = subprocess.run([sys.executable, "-m", "memprop", "reproduce", "devices", "--quick",
                            "--out", str(tmp_path), "--quiet"], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert time.perf_counter() - t0 <= 120

@@ -7,6 +7,7 @@ from memprop import ConfigError
 from memprop.networks import (
     ACTIVATIONS,
     AdditiveNetwork,
+    AdjointNetwork,
     EnergyNetwork,
     LayeredNetwork,
     band_mask,
@@ -119,3 +120,99 @@ def test_layered_rejects_mismatched_shapes():
     net = LayeredNetwork.glorot([3, 5, 2])
     with pytest.raises(ConfigError, match="x must have last dimension 3"):
         net.drive(torch.zeros(2, 4), (2,))
+
+
+# --------------------------------------------------------------------------------------------
+# In-place fields and the fused kernels against the functional field (and autograd)
+
+
+def _recurrent(model: str, W: torch.Tensor, shape, generator):
+    if model == "additive":
+        return AdditiveNetwork(W)
+    if model == "energy":
+        return EnergyNetwork(W)
+    gprime = torch.rand(*shape, W.shape[-1], generator=generator, dtype=W.dtype)  # RBP's side network
+    return AdjointNetwork(W, gprime)
+
+
+@pytest.mark.parametrize("model", ["additive", "energy", "adjoint"])
+@pytest.mark.parametrize("configs", [None, 3])
+@pytest.mark.parametrize("zero_drive", [False, True])
+def test_in_place_field_and_kernel_step_match_the_functional_field(model, configs, zero_drive, generator):
+    """float32, the same operations in another order: a few ulps."""
+    n, b, h = 10, 7, 0.25
+    shape = (b,) if configs is None else (configs, b)
+    W = init_symmetric(n, scale=0.5, configs=configs, generator=generator)
+    net = _recurrent(model, W, shape, generator)
+    s = torch.rand(*shape, n, generator=generator) * 4 - 2
+    d = torch.zeros_like(s) if zero_drive else torch.rand(*shape, n, generator=generator) * 2 - 1
+    for beta in (0.0, 0.7) if model == "energy" else (0.0,):
+        target = torch.rand(*shape, n, generator=generator) * 2 - 1 if beta else None
+        ref = net.vector_field(s, d, beta=beta, target=target)  # functional
+        buf = torch.full_like(s, float("nan"))
+        f = net.vector_field(s, d, beta=beta, target=target, out=buf)
+        assert f.data_ptr() == buf.data_ptr()
+        torch.testing.assert_close(f, ref, rtol=0, atol=1e-6)
+        kernel = net.kernel(d, h=h, beta=beta, target=target)
+        u, out = s.clone(), torch.full_like(s, float("nan"))
+        r = kernel.advance(u, out, True)
+        assert torch.equal(u, s)  # the step does not write its input
+        torch.testing.assert_close(out, s + h * ref, rtol=0, atol=1e-6)
+        torch.testing.assert_close(r, ref.abs().amax(-1), rtol=0, atol=1e-6)
+        assert kernel.advance(u, out, False) is None
+        # a kernel restricted to rows steps as the whole kernel on those rows
+        rows = torch.tensor([0, 2])
+        part = torch.full_like(s[rows], float("nan"))
+        kernel.take(rows).advance(s[rows], part, False)
+        torch.testing.assert_close(part, out[rows], rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["energy", "energy_hidden"])
+@pytest.mark.parametrize("beta", [0.0, 0.7])
+def test_in_place_energy_field_is_minus_the_energy_gradient(kind, beta):
+    """float64: the in-place field (the kernels') against autograd of F = E + beta C."""
+    net, x, t = make_model(kind)
+    d = net.drive(x, (x.shape[0],))
+    s = (torch.rand(x.shape[0], net.n_state, generator=torch.Generator().manual_seed(4),
+                    dtype=torch.float64) * 2 - 1).requires_grad_(True)
+    F = net.total_energy(s, d, beta, t if beta else None).sum()
+    (grad,) = torch.autograd.grad(F, s)
+    f = net.vector_field(s.detach(), d, beta=beta, target=t if beta else None, out=torch.empty_like(grad))
+    torch.testing.assert_close(f, -grad, rtol=1e-12, atol=1e-12)
+    out = torch.empty_like(grad)
+    r = net.kernel(d, h=0.5, beta=beta, target=t if beta else None).advance(s.detach(), out, True)
+    torch.testing.assert_close(out, s.detach() - 0.5 * grad, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(r, grad.abs().amax(-1), rtol=1e-12, atol=1e-12)
+
+
+def test_in_place_additive_field_is_eq_3():
+    """float64: -v + tanh(W v + I), written out."""
+    net, x, _ = make_model("additive")
+    s = torch.rand(x.shape[0], net.n_state, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    f = net.vector_field(s, x, out=torch.empty_like(s))
+    torch.testing.assert_close(f, -s + torch.tanh(torch.einsum("ij,bj->bi", net.W, s) + x), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("model", ["additive", "energy"])
+@pytest.mark.parametrize("configs", [None, 2])
+def test_asymmetric_hardware_matrix_is_used_as_held(model, configs):
+    """symmetric=False (two devices per neuron pair): h_i = sum_j W_ij r_j in every form of the
+    field (functional, in place, the kernel's step), float64."""
+    g = torch.Generator().manual_seed(6)
+    n = 6
+    W = (torch.rand(*(() if configs is None else (configs,)), n, n, generator=g, dtype=torch.float64) - 0.5)
+    W = W * full_mask(n)
+    net = (AdditiveNetwork if model == "additive" else EnergyNetwork)(W, symmetric=False)
+    shape = (4,) if configs is None else (configs, 4)
+    s = torch.rand(*shape, n, generator=g, dtype=torch.float64) * 2 - 1
+    d = torch.rand(*shape, n, generator=g, dtype=torch.float64) * 2 - 1
+    Wb = W if configs is None else W[:, None]  # (..., n, n) against states (..., b, n)
+    if model == "additive":
+        ref = torch.tanh((Wb @ s[..., None])[..., 0] + d) - s
+    else:
+        ref = (1 - torch.tanh(s) ** 2) * ((Wb @ torch.tanh(s)[..., None])[..., 0] + d) - s
+    torch.testing.assert_close(net.vector_field(s, d), ref, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(net.vector_field(s, d, out=torch.empty_like(s)), ref, rtol=1e-12, atol=1e-12)
+    out = torch.empty_like(s)
+    net.kernel(d, h=0.5).advance(s, out, False)
+    torch.testing.assert_close(out, s + 0.5 * ref, rtol=1e-12, atol=1e-12)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -11,8 +13,11 @@ from memprop.data import random_correlated
 from memprop.devices import IdealDevice
 from memprop.devices.presets import resolve_device
 from memprop.experiments import reconstruction as rec
+from memprop.experiments.reconstruction import TrainConfig
+from memprop.experiments.reconstruction.config import load_pattern_set
+from memprop.experiments.reconstruction.run import plan_rows, train_all
+from memprop.experiments.reconstruction.training import train
 from memprop.io import read_json
-from memprop.experiments.reconstruction_train import TrainConfig, train
 from memprop.networks import band_mask, init_symmetric
 
 IDEAL = CrossbarConfig(device=IdealDevice())
@@ -74,19 +79,39 @@ def test_train_on_a_preset_programs_pulses_and_keeps_the_mask():
     assert torch.equal(tr.W, again.W)  # seeded
 
 
+@pytest.mark.parametrize("rule", ["ep", "rbp"])
+def test_in_situ_a_configuration_trains_alone_as_in_a_stack(rule):
+    """Each configuration on its own crossbar (own device seed, own row seed): a mixed stack of a
+    preset and the ideal device trains each one bitwise as it trains alone."""
+    x, W0, masks = _stack()
+    etas = torch.tensor([0.01, 0.02], dtype=torch.float64)
+    kw = dict(rule=rule, cfg=TrainConfig(epochs=2), snapshot_epochs=(1, 2))
+    configs, dseeds, rseeds = [PRESET, IDEAL], [3, 4], [5, 6]
+    stack = train(x, W0, masks, etas=etas, generator=torch.Generator().manual_seed(1), crossbar=configs,
+                  device_seeds=dseeds, row_seeds=rseeds, **kw)
+    assert stack.counters[0]["pulses"] > 0 and stack.counters[1]["pulses"] == 0
+    for c in range(2):
+        alone = train(x, W0[c:c + 1], masks[c:c + 1], etas=etas[c:c + 1], generator=torch.Generator().manual_seed(2),
+                      crossbar=configs[c], device_seeds=dseeds[c:c + 1], row_seeds=rseeds[c:c + 1], **kw)
+        assert torch.equal(stack.W[c], alone.W[0])
+        assert stack.counters[c] == alone.counters[0]
+        assert all(torch.equal(stack.snapshots[e][c], alone.snapshots[e][0]) for e in stack.snapshots)
+        assert all(torch.equal(stack.history[k][c], alone.history[k][0]) for k in stack.history)
+
+
 def test_table1_ideal_equals_device_free_and_preset_reports_pulses(npy_patterns):
     cfg = _tiny(patterns=str(npy_patterns))
-    ps = rec.load_pattern_set(cfg.patterns)
-    rows = rec.plan_rows(cfg, ps.n, fig2=False, k0_seeds=True, sweep=False)
-    free, ideal = rec.train_all(cfg, ps, rows), rec.train_all(cfg, ps, rows, crossbar=IDEAL)
+    ps = load_pattern_set(cfg.patterns)
+    rows = plan_rows(cfg, ps.n, fig2=False, k0_seeds=True, sweep=False)
+    free, ideal = train_all(cfg, ps, rows), train_all(dataclasses.replace(cfg, device=IDEAL), ps, rows)
     for r in rows:
         assert torch.equal(free.W[r], ideal.W[r])
     a = rec.table1(cfg, patterns=ps, trained=free)
     b = rec.table1(cfg, patterns=ps, trained=ideal)
-    assert "device" not in a and "device" not in a["config"]
+    assert "device" not in a and a["config"]["device"] is None
     assert a["accuracy"] == b["accuracy"] and a["converged_fraction"] == b["converged_fraction"]
     assert b["device"]["pulses"] == 0 and b["device"]["ideal"] is True
-    c = rec.table1(cfg, patterns=ps, crossbar=PRESET)
+    c = rec.table1(dataclasses.replace(cfg, device=PRESET), patterns=ps)
     d = c["device"]
     assert d["pulses"] > 0 and d["energy_j"] > 0 and d["w_max"] == 0.5
     assert isinstance(d["model"], dict) and d["model"]
@@ -97,7 +122,7 @@ def test_table1_ideal_equals_device_free_and_preset_reports_pulses(npy_patterns)
 
 def test_cli_device_option_parses_and_ideal_run_matches(tmp_path, npy_patterns):
     from memprop.cli import build_parser, main
-    from memprop.devices.cli import crossbar_config
+    from memprop.cli.options import crossbar_config
 
     args = build_parser().parse_args(["reproduce", "reconstruction", "--device", "taox-hfox", "--w-max", "0.5",
                                       "--scheme", "deterministic", "--pairing", "two"])
@@ -110,4 +135,8 @@ def test_cli_device_option_parses_and_ideal_run_matches(tmp_path, npy_patterns):
     a, b = read_json(tmp_path / "free" / "table1.json"), read_json(tmp_path / "ideal" / "table1.json")
     assert a["accuracy"] == b["accuracy"] and "device" in b and "device" not in a
     assert read_json(tmp_path / "free" / "fig2.json")["points"] == read_json(tmp_path / "ideal" / "fig2.json")["points"]
+    timing = {"config", "seconds", "training_seconds"}
+    for name in ("fig3", "fig4", "rbp"):  # every other result, bit for bit
+        fa, fb = read_json(tmp_path / "free" / f"{name}.json"), read_json(tmp_path / "ideal" / f"{name}.json")
+        assert {k: v for k, v in fa.items() if k not in timing} == {k: v for k, v in fb.items() if k not in timing}
     assert "--device ideal" in (tmp_path / "ideal" / "report.md").read_text()

@@ -4,12 +4,20 @@ import pytest
 import torch
 
 from memprop import ConfigError, ConvergenceError
-from memprop.networks import AdjointNetwork, EnergyNetwork, init_symmetric
+from memprop.learning import Storkey
+from memprop.networks import (
+    AdditiveNetwork,
+    AdjointNetwork,
+    EnergyNetwork,
+    HopfieldNetwork,
+    init_symmetric,
+)
 from memprop.solvers import (
     AndersonSolver,
     ClippedRelaxation,
     EulerSolver,
     FixedPointIteration,
+    SignRecall,
     relax,
 )
 
@@ -152,3 +160,169 @@ def test_bad_inputs_name_the_argument():
     with pytest.raises(ConfigError, match=r"s0 must be \(C, b, 12\)"):
         W = init_symmetric(12, configs=2, dtype=torch.float64)
         relax(EnergyNetwork(W), solver, torch.zeros(2, 12, dtype=torch.float64))
+
+
+# --------------------------------------------------------------------------------------------
+# The one relaxation loop against reference loops: how finished elements are recorded
+# (``compact``), and synchronous sign recall. (These replace the tests of the reconstruction
+# study's deleted private fast paths, whose speed the engine now provides.)
+
+COMPACTS = [0.0, 1 / 8, 1.0, None]
+
+
+def _euler_reference(net, s0, d, *, dt, tol, max_steps, beta=0.0, target=None):
+    """Explicit Euler s <- s + dt f(s) on the whole batch with the functional field, written out:
+    every element's first state with max_i |f_i| <= tol (its step count, converged), else its
+    state after max_steps steps; and the state of the whole batch once every element has
+    converged (what ``compact=None`` returns)."""
+    s = s0.clone()
+    batch = s.shape[:-1]
+    first = s0.clone()
+    steps = torch.full(batch, max_steps, dtype=torch.long)
+    converged = torch.zeros(batch, dtype=torch.bool)
+    for it in range(max_steps + 1):  # loop over steps
+        f = net.vector_field(s, d, beta=beta, target=target)
+        ok = f.abs().amax(-1) <= tol
+        new = ok & ~converged
+        first[new], steps[new] = s[new], it
+        converged |= new
+        if bool(ok.all()) or it == max_steps:
+            break
+        s = s + dt * f
+    first[~converged] = s[~converged]
+    return first, steps, converged, s
+
+
+@pytest.mark.parametrize("model, beta", [("additive", 0.0), ("energy", 0.0), ("energy", 1.0)])
+def test_stacked_configurations_relax_as_the_reference_loop_for_every_compact(model, beta, generator):
+    """(C, 1, n) states of C stacked configurations (online training's shape), float64."""
+    n, C, dt, tol = 20, 3, 0.25, 1e-9
+    W = init_symmetric(n, scale=0.1, configs=C, generator=generator, dtype=torch.float64)
+    net = (AdditiveNetwork if model == "additive" else EnergyNetwork)(W)
+    x = torch.rand(C, 1, n, generator=generator, dtype=torch.float64) * 2 - 1
+    s0 = torch.rand(C, 1, n, generator=generator, dtype=torch.float64) * 2 - 1
+    t = torch.sign(x) if beta else None
+    first, steps, conv, together = _euler_reference(net, s0, x, dt=dt, tol=tol, max_steps=20_000, beta=beta,
+                                                    target=t)
+    assert bool(conv.all()) and len(set(steps.flatten().tolist())) > 1  # elements finish at different steps
+    solver = EulerSolver(dt=dt, tol=tol, max_steps=20_000)
+    eqs = {c: relax(net, solver, s0, x, beta=beta, target=t, compact=c) for c in COMPACTS}
+    for c, eq in eqs.items():
+        assert eq.all_converged and bool((eq.residual <= tol).all())
+        # steps count the steps an element took before it converged, under every policy
+        assert torch.equal(eq.steps, steps), c
+    # compact=1 never re-indexes: every element is the reference's, bit for bit
+    assert torch.equal(eqs[1.0].state, first)
+    # dropping finished rows changes the batch of the products: last-bit differences only
+    for c in (0.0, 1 / 8):
+        torch.testing.assert_close(eqs[c].state, first, rtol=0, atol=dt * tol)
+    # compact=None: the whole batch's state once all have converged, bit for bit; each element
+    # within tol / (1 - rate) of its fixed point, the rate of these dynamics >= 0.5: the two
+    # results within 2 * tol / 0.5 = 4e-9 of each other
+    assert torch.equal(eqs[None].state, together)
+    torch.testing.assert_close(eqs[None].state, eqs[0.0].state, rtol=0, atol=4e-9)
+
+
+@pytest.mark.parametrize("model", ["additive", "energy"])
+def test_many_rows_relax_as_the_reference_loop_for_every_compact(model, generator):
+    """(B, n) rows of one network (recall's shape), float32, with and without a drive."""
+    n, B, dt, tol = 16, 200, 0.25, 1e-5
+    W = init_symmetric(n, scale=0.4, generator=generator)
+    net = (AdditiveNetwork if model == "additive" else EnergyNetwork)(W)
+    s0 = torch.rand(B, n, generator=generator) * 2 - 1
+    for d in (torch.zeros_like(s0), torch.rand(B, n, generator=generator) * 2 - 1):
+        first, steps, conv, _ = _euler_reference(net, s0, d, dt=dt, tol=tol, max_steps=5000)
+        assert bool(conv.all())
+        solver = EulerSolver(dt=dt, tol=tol, max_steps=5000)
+        eqs = {c: relax(net, solver, s0, drive=d, compact=c, throw=False) for c in COMPACTS}
+        assert all(bool(eq.converged.all()) for eq in eqs.values())
+        one = eqs[1.0]  # each row at its own first convergence, never re-indexed: bitwise
+        assert torch.equal(one.state, first) and torch.equal(one.steps, steps)
+        for c in (0.0, 1 / 8):
+            # same iteration on fewer rows: float32 residuals can differ by rounding at the
+            # stopping step, so a row may take one more or one fewer step (size <= dt * tol)
+            torch.testing.assert_close(eqs[c].state, first, rtol=0, atol=1e-5)
+            assert int((eqs[c].steps - steps).abs().max()) <= 1
+        assert torch.equal(eqs[None].steps, steps)
+
+
+@pytest.mark.parametrize("compact", COMPACTS)
+def test_non_convergence_raises_or_flags_for_every_compact(compact, generator):
+    W = init_symmetric(8, scale=0.2, generator=generator, dtype=torch.float64)
+    net = AdditiveNetwork(W)
+    x = torch.ones(1, 8, dtype=torch.float64)
+    solver = EulerSolver(dt=0.1, tol=1e-12, max_steps=3)
+    with pytest.raises(ConvergenceError, match="EulerSolver did not converge for 1 of 1"):
+        relax(net, solver, None, x, generator=generator, compact=compact)
+    eq = relax(net, solver, None, x, generator=generator, compact=compact, throw=False)
+    assert not eq.all_converged and int(eq.steps.max()) == 3
+    s0 = torch.rand(5, 12, generator=generator) * 2 - 1
+    eq = relax(AdditiveNetwork(init_symmetric(12, scale=0.3, generator=generator)),
+               EulerSolver(dt=0.5, tol=1e-12, max_steps=4), s0, drive=torch.zeros_like(s0), compact=compact,
+               throw=False)
+    assert not bool(eq.converged.any()) and bool((eq.steps == 4).all()) and eq.state.shape == (5, 12)
+
+
+def _storkey_weights(xi: torch.Tensor) -> torch.Tensor:
+    """Storkey's rule, pattern by pattern (float64), as float32 weights."""
+    n = xi.shape[1]
+    W = torch.zeros(n, n, dtype=torch.float64)
+    for mu in range(xi.shape[0]):
+        W -= Storkey().gradients(HopfieldNetwork(W), None, xi[mu:mu + 1].double())["W"]
+    return W.float()
+
+
+def _sign_reference(W, s0, d, max_steps):
+    """Synchronous sign updates written out: s_{k+1} = sign(W s_k + I), a unit with zero field
+    keeping its state, for all rows and max_steps updates; a row converges at its first k with
+    s_{k+1} = s_k (state s_k, steps k), otherwise its state is s_{max_steps} (steps max_steps)."""
+    s = s0.clone()
+    B = s.shape[0]
+    state, steps = s0.clone(), torch.full((B,), max_steps, dtype=torch.long)
+    converged = torch.zeros(B, dtype=torch.bool)
+    for k in range(max_steps + 1):  # loop over synchronous updates
+        h = s @ W.T + (0 if d is None else d)
+        new = torch.where(h == 0, s, torch.sign(h))
+        fixed = (new == s).all(-1) & ~converged
+        state[fixed], steps[fixed] = s[fixed], k
+        converged |= fixed
+        if k == max_steps:
+            break
+        s = new
+    state[~converged] = s[~converged]
+    return state, steps, converged
+
+
+@pytest.mark.parametrize("max_steps", [40, 41])
+@pytest.mark.parametrize("with_input", [False, True])
+def test_sign_recall_matches_synchronous_sign_updates(max_steps, with_input, monkeypatch):
+    """SignRecall (a 2-cycle finishes at once, judged by parity) gives the states, steps and
+    flags of max_steps plain synchronous updates, and of Picard iteration on the sign map."""
+    from memprop.data import corrupt, default_patterns
+
+    xi = default_patterns().patterns
+    W = _storkey_weights(xi)
+    x = corrupt(xi, 0.2, generator=torch.Generator().manual_seed(0), samples=20).reshape(-1, xi.shape[1])
+    d = x if with_input else None
+    s0 = -x if with_input else x
+    state, steps, conv = _sign_reference(W, s0, d, max_steps)
+    assert 0 < int((~conv).sum()) < conv.numel()  # both fixed points and 2-cycles occur here
+    drive = torch.zeros_like(s0) if d is None else d
+    net = HopfieldNetwork(W)
+    for solver in (SignRecall(max_steps=max_steps), FixedPointIteration(damping=1.0, tol=0.5, max_steps=max_steps)):
+        for compact in (0.0, 1.0):
+            eq = relax(net, solver, s0, drive=drive, compact=compact, throw=False)
+            assert torch.equal(eq.state, state)
+            assert torch.equal(eq.converged, conv)
+            assert torch.equal(eq.steps, steps)
+    # 2-cycles finish as soon as they are found: far fewer updates than max_steps
+    calls = []
+    sign_map = HopfieldNetwork.fixed_point_map
+
+    def counted(self, s, d, **kw):
+        calls.append(s.shape[0])
+        return sign_map(self, s, d, **kw)
+
+    monkeypatch.setattr(HopfieldNetwork, "fixed_point_map", counted)
+    relax(net, SignRecall(max_steps=max_steps), s0, drive=drive, throw=False)
+    assert len(calls) <= int(steps[conv].max()) + 3 < max_steps

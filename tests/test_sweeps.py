@@ -20,7 +20,11 @@ from pathlib import Path
 
 import pytest
 
+from memprop import cli
 from memprop.errors import ConfigError, DataError
+from memprop.experiments.registry import Study
+from memprop.plotting import save
+from memprop.plotting.sweeps import plot_sweep
 from memprop.sweeps import (
     ResultStore,
     TaskResult,
@@ -28,13 +32,11 @@ from memprop.sweeps import (
     export_json,
     load_spec,
     parse_spec,
-    plot,
     run_sweep,
     settings_hash,
     status,
 )
 from memprop.sweeps import tasks as sweep_tasks
-from memprop.sweeps.cli import main as sweep_main
 
 pytest.importorskip("distributed")
 
@@ -55,6 +57,11 @@ k = [1, 2]
 """
 N_TASKS, N_FAILED = 12, 4
 RUN_TIMEOUT = 60.0  # s: one sweep here takes 5-10 s on 2 cores; a hang fails the test instead
+
+
+def sweep_main(argv: list[str]) -> int:
+    """``memprop sweep ARGV...`` through the one command line."""
+    return cli.main(["sweep", *argv])
 
 
 def _essence(rows: list[TaskResult]) -> list[tuple]:
@@ -221,17 +228,21 @@ def test_spec_file_errors(tmp_path):
         load_spec(tmp_path / "missing.toml")
 
 
-def test_study_module_without_sweep_task(monkeypatch):
-    fake = sweep_tasks.Study(name="later", task="memprop.experiments.not_yet:sweep_task",
-                             settings="memprop.experiments.not_yet:SWEEP_SETTINGS")
-    monkeypatch.setattr(sweep_tasks, "STUDIES", {**sweep_tasks.STUDIES, "later": fake})
-    spec = parse_spec({"study": "later", "grid": {"a": [1, 2]}}, check=False)
-    assert len(spec.tasks()) == 2
-    with pytest.raises(ConfigError, match=r"study 'later': module memprop\.experiments\.not_yet "
-                                          r"does not exist yet.*sweep_task"):
-        spec.checked()
+def test_study_without_sweep_task(monkeypatch):
+    # A registry study that provides no sweep task is not a sweep study: a spec naming it is
+    # refused on the driver, and a task for it that reaches a worker is a failed row, not a crash.
+    later = Study(name="later", title="a study without a sweep task")
+    monkeypatch.setattr(sweep_tasks, "REGISTRY", {**sweep_tasks.REGISTRY, "later": later})
+    with pytest.raises(ConfigError, match=r"study: unknown study 'later'; allowed: .*classification.*selftest"):
+        parse_spec({"study": "later", "grid": {"a": [1, 2]}}, check=False)
     row = sweep_tasks.execute("later", {"a": 1}, 0)  # on a worker: a failed row, not a crash
-    assert row["status"] == "failed" and "does not exist yet" in row["traceback"]
+    assert row["status"] == "failed" and "unknown study 'later'" in row["traceback"]
+    assert row["hash"] == settings_hash("later", {"a": 1}) and row["metrics"] == {}
+    # every study of the registry with a sweep task resolves, with its settings table
+    for name, entry in sweep_tasks.REGISTRY.items():
+        if entry.sweep_task is not None:
+            assert sweep_tasks.resolve_task(name) is entry.sweep_task
+            assert sweep_tasks.resolve_settings(name) is entry.sweep_settings
 
 
 @pytest.mark.parametrize("name, n_tasks", [("fig2_sweep.toml", 10 * 4 * 4 * 1),
@@ -239,11 +250,8 @@ def test_study_module_without_sweep_task(monkeypatch):
 def test_examples_parse(name, n_tasks):
     spec = load_spec(ROOT / "examples" / name, check=False)
     assert len(spec.tasks()) == n_tasks
-    try:
-        load_spec(ROOT / "examples" / name)  # settings checked once the study module exists
-    except ConfigError as e:
-        if "does not exist yet" not in str(e) and "does not provide" not in str(e):
-            raise
+    checked = load_spec(ROOT / "examples" / name)  # settings checked against the study's table
+    assert [t.key for t in checked.tasks()] == [t.key for t in spec.tasks()]
 
 
 def test_builtin_tasks_are_deterministic():
@@ -370,13 +378,14 @@ def test_inspect_export_and_plot(reference, tmp_path, capsys):
     assert len(json.loads((tmp_path / "r.json").read_text())) == N_TASKS
     assert sweep_main(["export", str(db), "--csv"]) == 0
     assert capsys.readouterr().out == csv_text
-    fig = plot(db, "x", "y", hue="k", out=tmp_path / "p.png")
+    fig = plot_sweep(db, "x", "y", hue="k")
+    save(fig, tmp_path / "p.png")
     assert (tmp_path / "p.png").read_bytes()[:4] == b"\x89PNG"
     assert len(fig.axes[0].lines) == 2  # one line per k
     assert sweep_main(["plot", str(db), "--x", "x", "--y", "y", "--facet", "k",
                        "--where", "k=1", "--out", str(tmp_path / "q.png")]) == 0
     with pytest.raises(ConfigError, match=r"y: unknown column 'accuracy'; available: .*y"):
-        plot(db, "x", "accuracy")
+        plot_sweep(db, "x", "accuracy")
     spec = load_spec(ROOT / "examples" / "fig2_sweep.toml", check=False)
     st = status(db, spec)  # another spec: nothing of it done
     assert (st.done, st.failed, st.pending) == (0, 0, len(spec.tasks()))
@@ -413,7 +422,7 @@ def test_worker_killed_mid_task(reference, spec_path, tmp_path, monkeypatch):
 
 def test_driver_killed_then_resumed(reference, spec_path, tmp_path):
     db = tmp_path / "r.db"
-    cmd = [sys.executable, "-m", "memprop.sweeps", "run", str(spec_path), "--store", str(db),
+    cmd = [sys.executable, "-m", "memprop", "sweep", "run", str(spec_path), "--store", str(db),
            "--workers", "2", "--quiet"]
     log = open(tmp_path / "driver.log", "w")
     driver = subprocess.Popen(cmd, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT,
@@ -501,7 +510,10 @@ def test_scheduler_argument_errors(spec_path, tmp_path):
         run_sweep(spec_path, tmp_path / "r.db", scheduler=f"tcp://127.0.0.1:{port}", timeout=2)
 
 
-def test_cli_module_is_runnable_without_wiring():
-    out = subprocess.run([sys.executable, "-m", "memprop.sweeps", "--help"], capture_output=True,
+def test_cli_is_runnable_without_importing_dask():
+    out = subprocess.run([sys.executable, "-m", "memprop", "sweep", "--help"], capture_output=True,
                          text=True, timeout=60)
     assert out.returncode == 0 and "run" in out.stdout and "plot" in out.stdout
+    code = ("import sys, memprop.cli; memprop.cli.build_parser(); "
+            "assert 'distributed' not in sys.modules and 'dask' not in sys.modules")
+    assert subprocess.run([sys.executable, "-c", code], timeout=60).returncode == 0

@@ -19,7 +19,7 @@ from .options import command_line
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="memprop", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="memprop", description="memristor-based recurrent networks trained in situ by EP and RBP")
     p.add_argument("--version", action="version", version=f"memprop {__version__}")
     p.add_argument("--threads", type=int, default=None,
                    help="torch threads (default 1, or $MEMPROP_THREADS)")

@@ -113,9 +113,9 @@ class PatternSet:
                 f"PatternSet.patterns must have shape (P, N) with P >= 1 and N >= 1, "
                 f"got shape {tuple(x.shape)}"
             )
-        if x.dtype != torch.float32:
+        if x.dtype not in (torch.float32, torch.float64):
             raise ConfigError(
-                f"PatternSet.patterns must be float32, got {x.dtype}; convert with "
+                f"PatternSet.patterns must be float32 or float64, got {x.dtype}; convert with "
                 f".to(torch.float32)"
             )
         if not bool(((x == 1) | (x == -1)).all()):
@@ -665,6 +665,7 @@ def corrupt(
                 f"{tuple(patterns.shape)}"
             )
         x = patterns[:, None, :].expand(-1, samples, -1)  # (P, S, N)
-    u = torch.rand(x.shape, generator=generator, device=generator.device)
+    # float32 draws whatever the patterns' dtype (or torch's default): the same flips for every precision
+    u = torch.rand(x.shape, generator=generator, device=generator.device, dtype=torch.float32)
     flip = (u < float(p)).to(patterns.device)
     return torch.where(flip, -x, x)

@@ -91,6 +91,15 @@ class AbstractNetwork(nn.Module, abc.ABC):
             return value.weight  # a weight on hardware reads as the hardware's current weights
         return value
 
+    def get_submodule(self, target: str) -> nn.Module:
+        """As ``nn.Module.get_submodule``, with a weight's holder under the weight's name (the
+        attribute itself reads the holder's weights)."""
+        head, _, rest = target.partition(".")
+        if head in self._modules and self._modules[head] is not None:
+            module = self._modules[head]
+            return module.get_submodule(rest) if rest else module
+        return super().get_submodule(target)
+
     def trainable(self) -> dict[str, torch.Tensor]:
         """The current tensor of every trainable name (a Parameter, or a holder's weights)."""
         return {name: getattr(self, name) for name in self.weight_names}

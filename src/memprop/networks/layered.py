@@ -239,6 +239,15 @@ class LayeredNetwork(AbstractEnergyNetwork):
         return f"sizes={self.sizes}"
 
 
+def _version(t: torch.Tensor) -> object:
+    """``t._version``, or a fresh object (never equal to a stamp) for an inference tensor, which
+    tracks no version: then nothing is reused."""
+    try:
+        return t._version
+    except RuntimeError:
+        return object()
+
+
 class _Scaled:
     """eps W_k and eps W_k^T for one workspace, refreshed only when a weight or eps changed (the
     free and nudged phases of a minibatch share them)."""
@@ -259,10 +268,12 @@ class _Scaled:
     def refresh(self, eps: float) -> None:
         for (w, transpose), M in self.mats.items():
             W = getattr(self.network, f"W{w}")
-            stamp = (W.data_ptr(), W._version, eps)
-            if self.stamp.get((w, transpose)) != stamp:
+            old = self.stamp.get((w, transpose))
+            # The weight itself is kept in the stamp (alive, compared by identity): a weight
+            # replaced by another tensor, or whose storage moved, is never taken for the old one.
+            if old is None or old[0] is not W or old[1:] != (W.data_ptr(), _version(W), eps):
                 torch.mul(W.T if transpose else W, eps, out=M)
-                self.stamp[(w, transpose)] = stamp
+                self.stamp[(w, transpose)] = (W, W.data_ptr(), _version(W), eps)
 
 
 class _Plan:
@@ -327,14 +338,16 @@ class LayeredKernel(Kernel):
             plan = work.plans[key] = _Plan(network, B, d2, work, tag, scaled)
         self.plan = plan
         scaled.refresh(eps)
-        # eps d, unit-major (n_state, B); the same drive's is reused (the phases of a minibatch)
+        # eps d, unit-major (n_state, B); the same drive's is reused (the phases of a minibatch).
+        # The stamped drive is kept alive with it: otherwise a later drive allocated at the freed
+        # address (version 0 again) would pass for it and get its stale scaled copy.
         dkey = ("layered-drive", id(network), B, d2.dtype, d2.device)
-        dstamp = (d2.data_ptr(), d2._version, eps)
+        dstamp = (d2.data_ptr(), d2.stride(), _version(d2), eps)
         base = work.plans.get(dkey)
         if base is None or base[0] != dstamp:
             cd = work.get("layered.cd", (n, B), d2)
             torch.mul(d2.T, eps, out=cd)
-            base = work.plans[dkey] = (dstamp, cd)
+            base = work.plans[dkey] = (dstamp, cd, d2)
         if self.beta != 0.0:
             plan.c.copy_(base[1])
             t2 = target if target.ndim == 2 else target.reshape(-1, target.shape[-1])

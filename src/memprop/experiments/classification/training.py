@@ -158,7 +158,7 @@ def ep_epoch(state: EPState, cfg: EPConfig, x: torch.Tensor, y: torch.Tensor, n_
     return {"train_error_running": wrong_total / n, "alphas": list(rates), "seconds": time.perf_counter() - t0}
 
 
-@torch.inference_mode()
+@torch.no_grad()
 def predict(network: LayeredNetwork, x: torch.Tensor, *, epsilon: float, steps: int, chunk: int = 1000,
             workspace: Workspace | None = None) -> torch.Tensor:
     """Class of each row of x: argmax of the outputs after ``steps`` iterations from zero."""

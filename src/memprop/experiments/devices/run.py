@@ -77,7 +77,7 @@ def reconstruction_points(points: list[Point], rule: str, *, epochs: int, sample
     """Accuracy of ``rule`` trained in situ on every point (Table 1's setting)."""
     rcfg = ReconstructionConfig(seed=seed, torch_device=torch_device_name, dtype=dtype)
     dev = torch_device(torch_device_name)
-    pats = load_pattern_set(rcfg.patterns).patterns
+    pats = load_pattern_set(rcfg.patterns, rcfg.recall_dtype()).patterns
     N = pats.shape[1]
     W0 = initial_weights(rcfg, N, 0)
     eta = rcfg.eta if rule == "ep" else rcfg.eta_rbp

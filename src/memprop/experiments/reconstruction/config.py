@@ -22,6 +22,7 @@ variant ``rbp`` uses the one documented change ``eta_rbp`` (a larger learning ra
 
 from __future__ import annotations
 
+import dataclasses
 import zlib
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -333,9 +334,9 @@ def quick_config(**overrides: Any) -> ReconstructionConfig:
     return ReconstructionConfig(**base)
 
 
-def load_pattern_set(spec: str) -> PatternSet:
-    """``builtin:letters16`` or a file path -> :class:`PatternSet`."""
-    if spec == "builtin:letters16":
-        return default_patterns()
-    return load_patterns(spec)
-
+def load_pattern_set(spec: str, dtype: torch.dtype | None = None) -> PatternSet:
+    """``builtin:letters16`` or a file path -> :class:`PatternSet` (patterns as ``dtype`` if given)."""
+    ps = default_patterns() if spec == "builtin:letters16" else load_patterns(spec)
+    if dtype is not None and ps.patterns.dtype != dtype:
+        ps = dataclasses.replace(ps, patterns=ps.patterns.to(dtype))
+    return ps

@@ -186,12 +186,16 @@ def train_all(cfg: ReconstructionConfig, patterns: PatternSet, rows: list[Row], 
 # Evaluation
 
 
-def test_set(patterns: torch.Tensor, p: float, samples: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """(P * samples, N) corrupted patterns (class-major) and their originals."""
+def test_set(patterns: torch.Tensor, p: float, samples: int, seed: int,
+             dtype: torch.dtype | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(P * samples, N) corrupted patterns (class-major) and their originals, as ``dtype``
+    (default the patterns'); the draws do not depend on ``dtype``."""
     g = torch.Generator().manual_seed(seed)
     x = corrupt(patterns, p, generator=g, samples=samples)  # (P, S, N)
     P, S, N = x.shape
-    return x.reshape(P * S, N), patterns[:, None, :].expand(P, S, N).reshape(P * S, N)
+    dtype = dtype or patterns.dtype
+    x = x.reshape(P * S, N).to(dtype)
+    return x, patterns.to(dtype)[:, None, :].expand(P, S, N).reshape(P * S, N)
 
 
 def _recall_on(kind: str, W: torch.Tensor, x: torch.Tensor, t: torch.Tensor, P: int, samples: int,
@@ -233,7 +237,7 @@ def evaluate(jobs: list[Job], patterns: torch.Tensor, cfg: ReconstructionConfig,
         progress.start(stage, len(tasks))
     for kind, W, p, samples, seed in tasks:  # loop over configurations x test sets
         if (p, samples, seed) not in sets:
-            sets[(p, samples, seed)] = test_set(patterns, p, samples, seed)
+            sets[(p, samples, seed)] = test_set(patterns, p, samples, seed, cfg.recall_dtype())
         results.append(_recall_on(kind, W, *sets[(p, samples, seed)], patterns.shape[0], samples, seed, cfg))
         if progress is not None:
             progress.update(1)
@@ -310,7 +314,7 @@ def _context(cfg: ReconstructionConfig, ps: PatternSet) -> tuple[PatternSet, dic
 
 
 def _need_patterns(cfg: ReconstructionConfig, patterns: PatternSet | None) -> PatternSet:
-    return patterns if patterns is not None else load_pattern_set(cfg.patterns)
+    return patterns if patterns is not None else load_pattern_set(cfg.patterns, cfg.recall_dtype())
 
 
 def _need_trained(cfg, ps, trained, *, fig2=False, k0_seeds=True, sweep=False, progress=None) -> Trained:
@@ -352,7 +356,7 @@ def table1(cfg: ReconstructionConfig, *, patterns: PatternSet | None = None, tra
         conv[rule] = res[rule]["converged"]
     for v in VARIANTS:
         seeds = [res[(v, s)] for s in range(cfg.seeds)]
-        accuracy[v] = torch.tensor([r["accuracy"] for r in seeds]).mean(0).tolist()
+        accuracy[v] = torch.tensor([r["accuracy"] for r in seeds], dtype=torch.float64).mean(0).tolist()
         per_seed[v] = [r["mean"] for r in seeds]
         conv[v] = sum(r["converged"] for r in seeds) / len(seeds)
     order = [*TABLE1_RULES, "rbp_paper"]
@@ -449,7 +453,8 @@ def fig4(cfg: ReconstructionConfig, *, patterns: PatternSet | None = None, train
     classes = [round(i * (P - 1) / max(m - 1, 1)) if m > 1 else 0 for i in range(m)]
     g = torch.Generator().manual_seed(_seed(cfg.seed, "fig4", cfg.p))
     orig = x[classes]
-    corrupted = corrupt(orig, cfg.p, generator=g)
+    corrupted = corrupt(orig, cfg.p, generator=g).to(cfg.recall_dtype())
+    orig = orig.to(cfg.recall_dtype())
     rows: dict[str, Any] = {"corrupted": corrupted}
     correct: dict[str, list[bool]] = {}
     stored = stored_weights(x, [0], crossbar=trained.crossbar, seed=cfg.seed, dtype=cfg.recall_dtype())
@@ -623,7 +628,7 @@ def run(cfg: ReconstructionConfig, *, progress: Progress | None = None) -> dict[
     With ``cfg.device``, every trained and stored network is on crossbars of that config (the
     ideal device gives the device-free numbers exactly); table1 then has ``"device"``."""
     t0 = time.perf_counter()
-    ps = load_pattern_set(cfg.patterns)
+    ps = load_pattern_set(cfg.patterns, cfg.recall_dtype())
     cfg.k_grid(ps.n)  # fail early on a K grid that does not fit the pattern size
     rows = plan_rows(cfg, ps.n, fig2=True, k0_seeds=True, sweep=True)
     t = time.perf_counter()

@@ -80,7 +80,7 @@ def sweep_task(settings: dict[str, Any], seed: int) -> dict[str, Any]:
     recall.
     """
     cfg = sweep_config(settings, seed)
-    ps = load_pattern_set(cfg.patterns)
+    ps = load_pattern_set(cfg.patterns, cfg.recall_dtype())
     x, n = ps.patterns, ps.n
     rule = settings.get("rule", "ep")
     K, p = cfg.k_grid(n)[0], cfg.p_fig2[0]
