@@ -135,8 +135,8 @@ def test_sweep_task_and_example_spec(monkeypatch):
     spec = load_spec(Path(__file__).parents[1] / "examples" / "device_sweep.toml")
     assert spec.study == "devices"
     metrics = sweep_task({"task": "reconstruction", "rule": "ep", "device": "exponential",
-                            "nonlinearity": 2.4, "states": 32, "rounding": "stochastic", "epochs": 1,
-                            "samples_per_class": 2, "p": 0.1, "pairs": "one"}, seed=0)
+                            "nonlinearity": 2.4, "states": 32, "scheme": "stochastic", "epochs": 1,
+                            "samples_per_class": 2, "p": 0.1, "pairing": "one"}, seed=0)
     assert set(metrics) == {"accuracy", "pulses", "energy_j", "seconds"} and metrics["pulses"] > 0
 
 

@@ -11,7 +11,14 @@ from memprop.crossbar import Crossbar, CrossbarConfig
 from memprop.devices import ConstantStepDevice, NonIdeal
 from memprop.errors import ConfigError
 from memprop.learning import EquilibriumPropagation, sgd_step
-from memprop.networks import AdditiveNetwork, EnergyNetwork, HopfieldNetwork, LayeredNetwork, band_mask, init_symmetric
+from memprop.networks import (
+    AdditiveNetwork,
+    EnergyNetwork,
+    HopfieldNetwork,
+    LayeredNetwork,
+    band_mask,
+    init_symmetric,
+)
 from memprop.solvers import AndersonSolver, EulerSolver, relax
 
 

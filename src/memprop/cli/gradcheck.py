@@ -7,10 +7,11 @@ import json
 
 
 def command(args: argparse.Namespace) -> int:
-    from ..experiments.gradcheck import MODELS, gradcheck
+    from ..experiments.gradcheck import MODELS, GradcheckConfig, run
 
     models = [args.model] if args.model else list(MODELS)
-    results = {m: gradcheck(m, n=args.n, seed=args.seed) for m in models}
+    configs = {m: GradcheckConfig(model=m, n=args.n, seed=args.seed, torch_device=args.torch_device) for m in models}
+    results = {m: run(cfg) for m, cfg in configs.items()}
     out = results[models[0]] if args.model else results
     print(json.dumps(out) if args.json else json.dumps(out, indent=2))
     return 0
@@ -23,4 +24,6 @@ def add_parser(sub) -> None:
     g.add_argument("--n", type=int, default=30, help="network size (default 30)")
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--json", action="store_true", help="one-line JSON (default: indented JSON)")
+    g.add_argument("--torch-device", default="cpu", metavar="DEVICE",
+                   help="torch device: cpu (default), cuda, cuda:N or mps (always float64)")
     g.set_defaults(func=command)

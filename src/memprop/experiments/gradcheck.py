@@ -19,6 +19,8 @@ Constructions (fixed, documented, not tuned per seed):
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
 from .._validate import choice, positive_int
@@ -70,13 +72,43 @@ def build(model: str, n: int, seed: int):
     return net, x, target
 
 
-def gradcheck(model: str = "additive", n: int = 30, seed: int = 0) -> dict:
+@dataclass(frozen=True, kw_only=True, slots=True)
+class GradcheckConfig:
+    """Which model, how large, which seed, on which torch device (always float64)."""
+
+    model: str = "additive"
+    """``additive`` (RBP), ``energy`` or ``layered`` (EP)."""
+    n: int = 30
+    """Network size (units; the layered net has n inputs and n hidden units)."""
+    seed: int = 0
+    torch_device: str = "cpu"
+
+    def __post_init__(self):
+        from .._runtime import check_runtime
+
+        choice("model", self.model, MODELS)
+        positive_int("n", self.n, minimum=3)
+        positive_int("seed", self.seed, minimum=0)
+        check_runtime(self.torch_device, None)
+
+
+def run(cfg: GradcheckConfig, *, progress=None) -> dict:
+    """The check of ``cfg.model`` (see :func:`gradcheck`)."""
+    return gradcheck(cfg.model, n=cfg.n, seed=cfg.seed, torch_device=cfg.torch_device)
+
+
+def gradcheck(model: str = "additive", n: int = 30, seed: int = 0, *, torch_device: str = "cpu") -> dict:
     """Run the check for one model; returns the JSON-ready dict of the ``gradcheck`` command."""
+    from .._runtime import torch_device as resolve
+
     net, x, target = build(model, n, seed)
+    dev = resolve(torch_device)
+    net, x, target = net.to(dev), x.to(dev), target.to(dev)
     solver = AndersonSolver(tol=TOL, max_steps=50_000)
     s0 = net.initial_state((BATCH,), generator=torch.Generator().manual_seed(seed + 1))
     exact = implicit_gradient(net, x, target, solver=solver, s0=s0)
-    out: dict = {"model": model, "n": n, "seed": seed, "batch": BATCH, "dtype": "float64", "tol": TOL}
+    out: dict = {"model": model, "n": n, "seed": seed, "batch": BATCH, "dtype": "float64", "tol": TOL,
+                 "torch_device": str(dev)}
     if model == "additive":
         rule = RecurrentBackprop(solver=solver, side_solver=EulerSolver(dt=0.5, tol=TOL, max_steps=50_000))
         out["rbp"] = agreement(rule.gradients(net, x, target, s0=s0), exact)

@@ -59,7 +59,7 @@ STUDIES: Mapping[str, Study] = MappingProxyType({
     "devices": Study(name="devices", title=devices.TITLE, run=devices.run, section=devices.section,
                      sweep_task=devices_sweep.sweep_task, sweep_settings=devices_sweep.SWEEP_SETTINGS,
                      doc="memristive device study"),
-    "gradcheck": Study(name="gradcheck", title=gradcheck.TITLE, sweep_task=gradcheck.sweep_task,
+    "gradcheck": Study(name="gradcheck", title=gradcheck.TITLE, run=gradcheck.run, sweep_task=gradcheck.sweep_task,
                        sweep_settings=gradcheck.SWEEP_SETTINGS, doc="RBP/EP against the exact gradient"),
 })
 """Studies by name, in report order."""

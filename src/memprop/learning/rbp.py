@@ -32,7 +32,7 @@ from .base import AbstractLearningRule, Estimate
 def _mean_outer(a: torch.Tensor, b: torch.Tensor, batched: bool) -> torch.Tensor:
     """mean over samples of a b^T: (B, n) -> (n, n), or (C, b, n) -> (C, n, n)."""
     if batched:
-        return torch.matmul(a.mT, b) / a.shape[-2]
+        return torch.bmm(a.mT, b) / a.shape[-2]
     a2, b2 = a.reshape(-1, a.shape[-1]), b.reshape(-1, b.shape[-1])
     return a2.T @ b2 / a2.shape[0]
 

@@ -11,7 +11,7 @@ import torch
 
 from .activations import TANH, Activation
 from .base import AbstractNetwork, AbstractRecurrentNetwork
-from .energy import _FieldKernel, _mm
+from .energy import _FieldKernel, _mm, _product
 
 
 class AdditiveNetwork(AbstractRecurrentNetwork):
@@ -35,7 +35,8 @@ class AdditiveNetwork(AbstractRecurrentNetwork):
         """h = W v + I, shape of v (``d`` None: no input)."""
         M = self._weights_for(v)
         if out is None:
-            return torch.matmul(v, M) if d is None else torch.matmul(v, M) + d
+            h = torch.bmm(v, M) if v.ndim == 3 and M.ndim == 3 else torch.matmul(v, M)
+            return h if d is None else h + d
         h = _mm(v, M, out)
         if d is not None:
             h += d
@@ -56,6 +57,23 @@ class AdditiveNetwork(AbstractRecurrentNetwork):
 
     def kernel(self, d, *, h, beta=0.0, target=None, work=None, tag="k", rows=False):
         return _FieldKernel(self, d, h=h, beta=beta, target=target, work=work, tag=tag)
+
+    def field_fn(self, d, *, beta=0.0, target=None):
+        if self.activation.name != "tanh":
+            return super().field_fn(d, beta=beta, target=target)
+        M = self._weights_for(d if d is not None else self.W)
+        mm = None
+
+        def field(s, out):  # Eq. (3), in place: tanh(W v + I) - v
+            nonlocal mm
+            if mm is None:
+                mm = _product(s.ndim, M.ndim)
+            h = mm(s, M, out=out)
+            if d is not None:
+                h += d
+            return torch.tanh_(h).sub_(s)
+
+        return field
 
 
 class AdjointNetwork(AbstractNetwork):
@@ -108,3 +126,18 @@ class AdjointNetwork(AbstractNetwork):
 
     def kernel(self, d, *, h, beta=0.0, target=None, work=None, tag="k", rows=False):
         return _FieldKernel(self, d, h=h, beta=beta, target=target, work=work, tag=tag)
+
+    def field_fn(self, d, *, beta=0.0, target=None):
+        W, gp = self.W, self.gprime
+        mm = None
+
+        def field(s, out):  # Eq. (9), in place: g'(h) (W^T y + J) - y
+            nonlocal mm
+            if mm is None:
+                mm = _product(s.ndim, W.ndim)
+            h = mm(s, W, out=out)
+            if d is not None:
+                h += d
+            return h.mul_(gp).sub_(s)
+
+        return field

@@ -84,6 +84,15 @@ class AbstractNetwork(nn.Module, abc.ABC):
         support ``take``."""
         return Kernel(self, d, h=h, beta=beta, target=target, work=work, tag=tag)
 
+    def field_fn(self, d: torch.Tensor | None, *, beta: float = 0.0, target: torch.Tensor | None = None):
+        """``f(s, out) -> out``: the vector field under drive ``d`` (None: none) written into
+        ``out``, for one relaxation (the weights may be bound once: they do not change during
+        it). Models with a fused in-place form override this."""
+        def field(s, out):
+            return self.vector_field(s, d, beta=beta, target=target, out=out)
+
+        return field
+
     # ------------------------------------------------------------ weights and hardware
     def __getattr__(self, name: str):
         value = super().__getattr__(name)
@@ -348,9 +357,9 @@ class AbstractRecurrentNetwork(AbstractNetwork):
         return self._outputs
 
     def drive(self, x: torch.Tensor | None, batch_shape: tuple[int, ...]) -> torch.Tensor:
-        """The input I itself (zero when ``x`` is None)."""
+        """The input I itself; zero when ``x`` is None (an expanded scalar: nothing allocated)."""
         if x is None:
-            return self.W.new_zeros(*batch_shape, self.n_state)
+            return self.W.new_zeros(()).expand(*batch_shape, self.n_state)
         return x.expand(*batch_shape, self.n_state)
 
     def _weights_for(self, s: torch.Tensor) -> torch.Tensor:

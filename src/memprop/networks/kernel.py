@@ -23,6 +23,14 @@ from __future__ import annotations
 import torch
 
 
+def zero_drive(d: torch.Tensor) -> bool:
+    """Whether a drive is all zeros, so that kernels may skip adding it (an expanded scalar, as
+    ``network.drive(None, ...)`` returns, is judged by its one element, without a pass)."""
+    if d.numel() and all(st == 0 for st in d.stride()):
+        return float(d[(0,) * d.ndim]) == 0.0
+    return not bool(d.any())
+
+
 class Workspace:
     """Reusable buffers by (name, shape, dtype, device), so that a loop allocates nothing per
     iteration (fresh CPU allocations of training-sized tensors page-fault and cost more than the

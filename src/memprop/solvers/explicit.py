@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import torch
 
 from .._validate import in_range, positive, positive_int
-from ..networks.kernel import Workspace
+from ..networks.kernel import Workspace, zero_drive
 from .base import AbstractEquilibriumSolver, AbstractStepper
 
 
@@ -109,9 +109,10 @@ class _SignStepper(_MapStepper):
     def __init__(self, *args, prev=None):
         super().__init__(*args)
         self.prev = prev
+        self.d_eff = None if zero_drive(self.d) else self.d
 
     def advance(self, u, out, residual):
-        phi = self.network.fixed_point_map(u, self.d)
+        phi = self.network.fixed_point_map(u, self.d_eff)
         out.copy_(phi)
         changed = (phi != u).sum(-1).to(u.dtype)  # 0 exactly at a fixed point
         if self.prev is not None:

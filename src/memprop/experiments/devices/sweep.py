@@ -19,8 +19,8 @@ SWEEP_SETTINGS: dict[str, type | tuple] = {
     "device": str,
     "nonlinearity": float,
     "states": int,
-    "rounding": ("deterministic", "stochastic"),
-    "pairs": ("one", "two"),
+    "scheme": ("deterministic", "stochastic", "amplitude"),
+    "pairing": ("one", "two"),
     "c2c": float,
     "d2d": float,
     "stuck_fraction": float,
@@ -46,8 +46,8 @@ def sweep_task(settings: dict[str, Any], seed: int) -> dict[str, Any]:
     else:
         device = resolve_device(spec)
     w_max = settings.get("w_max", W_MAX_RECONSTRUCTION if task == "reconstruction" else W_MAX_CLASSIFICATION)
-    scheme = settings.get("rounding", "stochastic")
-    xcfg = CrossbarConfig(device=device, w_max=w_max, scheme=scheme, pairing=settings.get("pairs", "one"))
+    scheme = settings.get("scheme", "stochastic")
+    xcfg = CrossbarConfig(device=device, w_max=w_max, scheme=scheme, pairing=settings.get("pairing", "one"))
     pt = Point("sweep", spec, xcfg, scheme)
     runtime = {"torch_device_name": settings.get("torch_device", "cpu"), "dtype": settings.get("dtype")}
     if task == "classification":

@@ -86,11 +86,11 @@ def recall(kind: str, W: torch.Tensor, corrupted: torch.Tensor, originals: torch
         for a in range(0, M, cfg.chunk):  # chunks of test patterns bound the memory
             x = x_all[a:a + cfg.chunk]
             if cfg.protocol == "initial":  # v(0) = corrupted pattern, I = 0
-                s0, d = x, torch.zeros_like(x)
+                s0, d = x, None
             else:  # I = corrupted pattern, v(0) uniform in [-1, 1]
                 s0 = net.initial_state(tuple(x.shape[:-1]), generator=generator, dtype=dtype)
                 d = x
-            eq = relax(net, solver, s0, drive=d, compact=compact, workspace=work, throw=False, validate=False)
+            eq = relax(net, solver, s0, d, compact=compact, workspace=work, throw=False, validate=False)
             sl = slice(a, a + x.shape[0])
             out["correct"][c, sl] = (torch.sign(eq.state) == t_all[sl]).all(-1)
             out["converged"][c, sl] = eq.converged
