@@ -36,6 +36,7 @@ from memprop.learning import (
     Estimate,
     OuterProducts,
     RowSum,
+    Scaled,
     sgd_step,
     train_epoch,
 )
@@ -234,7 +235,7 @@ def test_factored_ep_gradients_equal_energy_grad_differences(sizes, estimator):
     # difference), the biases as row sums
     assert len(est.grads["W0"].terms) == 1 and est.grads["W0"].terms[0][0] is x
     for k in range(L):
-        assert isinstance(est.grads[f"W{k}"], OuterProducts) and isinstance(est.grads[f"b{k + 1}"], RowSum)
+        assert isinstance(est.grads[f"W{k}"], OuterProducts) and isinstance(est.grads[f"b{k + 1}"], Scaled)
         assert k == 0 or len(est.grads[f"W{k}"].terms) == 2
     ref, free = _reference_ep(net, x, t, s0, beta=0.7, estimator=estimator, generator=ref_gen)
     assert torch.allclose(est.free.state, free, atol=TIGHT, rtol=0)

@@ -15,5 +15,6 @@ from .trainer import EpochResult as EpochResult
 from .trainer import train_epoch as train_epoch
 from .updates import OuterProducts as OuterProducts
 from .updates import RowSum as RowSum
+from .updates import Scaled as Scaled
 from .updates import apply_update as apply_update
 from .updates import dense as dense

@@ -11,7 +11,7 @@ Rules never touch devices; a crossbar turns the update into pulses (:func:`apply
 from __future__ import annotations
 
 import abc
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 
@@ -20,8 +20,7 @@ from ..solvers import Equilibrium
 from .updates import Grad, apply_update, dense
 
 
-@dataclass(frozen=True, slots=True)
-class Estimate:
+class Estimate(NamedTuple):
     """A rule's output: the gradient estimate (dense tensors or factored, see
     :mod:`memprop.learning.updates`) and the free-phase equilibrium it came from."""
 

@@ -15,11 +15,11 @@ Estimators:
 - ``centred``: (dF/dtheta(s^{+beta}) - dF/dtheta(s^{-beta})) / (2 beta) (Laborieux et al. 2021),
   bias O(beta^2).
 
-On a network that gives its energy gradient as factors (the layered network: dE/dW_k =
--rho(s_k)^T rho(s_{k+1}) / m), the estimate is returned factored
-(:class:`~memprop.learning.updates.OuterProducts`), so that applying it costs one product per
-phase and layer and no dense temporary; the input layer, clamped in both phases, takes one
-product of the difference.
+The contrast of the energy gradient between the two states is the network's own
+(``network.energy_grad_contrast``): dense for the recurrent models, factored for the layered
+network (dE/dW_k = -rho(s_k)^T rho(s_{k+1}) / m: :mod:`memprop.networks.factored`), so that
+applying it costs one product per phase and layer and no dense temporary; the input layer,
+clamped in both phases, takes one product of the difference.
 """
 
 from __future__ import annotations
@@ -33,7 +33,6 @@ from ..errors import ConfigError
 from ..networks.base import AbstractEnergyNetwork
 from ..solvers import AbstractEquilibriumSolver, AndersonSolver, Steps, ToTolerance, relax
 from .base import AbstractLearningRule, Estimate
-from .updates import OuterProducts, RowSum
 
 ESTIMATORS = ("one_sided", "random_sign", "centred")
 
@@ -71,7 +70,7 @@ class EquilibriumPropagation(AbstractLearningRule):
 
     def estimate(self, network, x, target, *, s0=None, generator=None, drive=None, workspace=None,
                  validate=True) -> Estimate:
-        if not isinstance(network, AbstractEnergyNetwork):
+        if validate and not isinstance(network, AbstractEnergyNetwork):
             raise ConfigError(
                 f"equilibrium propagation needs an energy network (EnergyNetwork, LayeredNetwork), "
                 f"got {type(network).__name__}"
@@ -94,32 +93,4 @@ class EquilibriumPropagation(AbstractLearningRule):
                 sign = torch.randint(0, 2, (1,), generator=generator).item() * 2 - 1
                 beta = beta * sign
             plus, minus, scale = nudge(beta, "plus"), free.state, beta
-        return Estimate(self._combine(network, x, plus, minus, scale), free)
-
-    @staticmethod
-    def _combine(network, x, plus, minus, scale):
-        """(dE/dtheta(plus) - dE/dtheta(minus)) / scale, factored where the network allows."""
-        factors = getattr(network, "energy_grad_factors", None)
-        if factors is None or network.batched or plus.ndim != 2:
-            gp, gm = network.energy_grads(plus, x), network.energy_grads(minus, x)
-            return {k: (gp[k] - gm[k]) / scale for k in gp}
-        fp, fm = factors(plus, x), factors(minus, x)
-        div = plus.shape[0] * scale  # dE/dtheta = -a^T b / m
-        diffs: dict[tuple[int, int], torch.Tensor] = {}
-
-        def diff(p, m):
-            key = (id(p), id(m))
-            if key not in diffs:
-                diffs[key] = p - m  # keeps the states' memory layout
-            return diffs[key]
-
-        grads = {}
-        for name, (ap, bp) in fp.items():
-            am, bm = fm[name]
-            if ap is None:  # a bias: -sum_rows(b) / m
-                grads[name] = RowSum(diff(bp, bm), -1.0, div)
-            elif ap is am:  # the clamped input, the same in both phases: one product
-                grads[name] = OuterProducts(((ap, diff(bp, bm), -1.0),), div)
-            else:
-                grads[name] = OuterProducts(((ap, bp, -1.0), (am, bm, 1.0)), div)
-        return grads
+        return Estimate(network.energy_grad_contrast(plus, minus, x, scale, workspace), free)

@@ -130,7 +130,8 @@ def train_epoch(network: AbstractNetwork, rule: AbstractLearningRule, x: torch.T
                             validate=False)
         grads = est.grads
         if defer is not None:
-            grads = dict(grads)
+            if not isinstance(grads, dict):
+                grads = dict(grads)
             defer.stash(rows, xb, grads.pop(defer.name), lr)
         upd = apply_update(network, grads, lr, alive=alive, norms=record_norms)
         if norms is not None:
@@ -187,6 +188,7 @@ class _Deferral:
         self.n1 = self.W.shape[1]
         self.pending = None
         self.window = slice(0, 0)
+        self.bufs: dict[int, tuple] = {}
 
     def drive(self, i, rows, xb):
         work, W = self.work, self.W
@@ -198,14 +200,18 @@ class _Deferral:
             self.proj = torch.mm(self.xw, W, out=work.get("defer.proj", (m, self.n1), self.xw))  # (KB, n_1)
             self.pending = work.get("defer.pending", (m, self.n1), self.xw)
         a, b = rows.start - self.window.start, rows.stop - self.window.start  # rows within the window
+        m = b - a
+        bufs = self.bufs.get(m)
+        if bufs is None:  # per minibatch size: the corrected projection and the drive
+            bufs = self.bufs[m] = (work.get("defer.proj_c", (m, self.n1), xb),
+                                   work.get("defer.drive", (m, self.network.n_state), xb))
         if a:  # x (W_0 + sum_i x_i^T D_i) for the window's earlier minibatches i
-            gram = torch.mm(xb, self.xw[:a].T, out=work.get("defer.gram", (b - a, a), xb))  # (B, a)
-            pj = torch.addmm(self.proj[a:b], gram, self.pending[:a],
-                             out=work.get("defer.proj_c", (b - a, self.n1), xb))
+            gram = torch.mm(xb, self.xw[:a].T, out=work.get("defer.gram", (m, a), xb))  # (B, a)
+            pj = torch.addmm(self.proj[a:b], gram, self.pending[:a], out=bufs[0])
         else:
             pj = self.proj[a:b]
         self._rows = (a, b)
-        return self.network.drive(xb, projection=pj)
+        return self.network.drive(xb, projection=pj, out=bufs[1])
 
     def stash(self, rows, xb, g, lr):
         if not (isinstance(g, OuterProducts) and len(g.terms) == 1 and g.terms[0][0] is xb):

@@ -109,6 +109,12 @@ class AbstractNetwork(nn.Module, abc.ABC):
             return module.get_submodule(rest) if rest else module
         return super().get_submodule(target)
 
+    def tensor(self, name: str) -> torch.Tensor:
+        """The current tensor of trainable ``name`` (as ``getattr(network, name)``, without the
+        attribute machinery: for hot loops)."""
+        p = self._parameters.get(name)
+        return p if p is not None else self._modules[name].weight
+
     def trainable(self) -> dict[str, torch.Tensor]:
         """The current tensor of every trainable name (a Parameter, or a holder's weights)."""
         return {name: getattr(self, name) for name in self.weight_names}
@@ -304,6 +310,14 @@ class AbstractEnergyNetwork(AbstractNetwork):
         Symmetric weight matrices use the shared-parameter convention (see
         :func:`memprop.networks.connectivity.symmetric_gradient`).
         """
+
+    def energy_grad_contrast(self, s_a: torch.Tensor, s_b: torch.Tensor, x: torch.Tensor | None, scale: float,
+                             work: Workspace | None = None) -> dict:
+        """(dE/dtheta(s_a) - dE/dtheta(s_b)) / scale for every parameter: EP's estimate from its two
+        states (Eq. 18). Dense here; models whose gradient factors return factored gradients
+        (:mod:`memprop.networks.factored`), with buffers from ``work``."""
+        ga, gb = self.energy_grads(s_a, x), self.energy_grads(s_b, x)
+        return {k: (ga[k] - gb[k]) / scale for k in ga}
 
     def total_energy(self, s: torch.Tensor, d: torch.Tensor, beta: float, target: torch.Tensor | None) -> torch.Tensor:
         """F = E + beta C, Eq. (15)."""

@@ -45,7 +45,8 @@ from .._validate import positive_int
 from ..errors import ConfigError
 from .activations import HardSigmoid
 from .base import AbstractEnergyNetwork
-from .kernel import Kernel
+from .factored import OuterProducts, Scaled
+from .kernel import Kernel, Workspace
 
 
 class LayeredNetwork(AbstractEnergyNetwork):
@@ -94,6 +95,8 @@ class LayeredNetwork(AbstractEnergyNetwork):
         self._offsets = [0]
         for n in self.sizes[1:]:
             self._offsets.append(self._offsets[-1] + n)
+        self._blocks = [slice(a, b) for a, b in zip(self._offsets[:-1], self._offsets[1:])]
+        self._grad_names = [(f"W{k}", f"b{k + 1}") for k in range(L)]
 
     @classmethod
     def glorot(cls, sizes: Sequence[int], *, generator: torch.Generator | None = None,
@@ -127,7 +130,7 @@ class LayeredNetwork(AbstractEnergyNetwork):
 
     def blocks(self) -> list[slice]:
         """Index ranges of the layers s_1 ... s_L in a state's last dimension."""
-        return [slice(a, b) for a, b in zip(self._offsets[:-1], self._offsets[1:])]
+        return list(self._blocks)
 
     def free_units(self, s: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
         """Units whose input h lies strictly inside (0, 1): the clip is inactive there, and clipped
@@ -152,15 +155,25 @@ class LayeredNetwork(AbstractEnergyNetwork):
         return [s[..., a:b] for a, b in zip(self._offsets[:-1], self._offsets[1:])]
 
     def drive(self, x: torch.Tensor | None, batch_shape: tuple[int, ...] | None = None, *,
-              projection: torch.Tensor | None = None) -> torch.Tensor:
+              projection: torch.Tensor | None = None, out: torch.Tensor | None = None) -> torch.Tensor:
         """[x W_0 + b_1, b_2, ..., b_L]: the constant part of every layer's input, once per x.
 
-        ``projection``: x W_0 when the caller has it (then only b_1 is added here)."""
+        ``projection``: x W_0 when the caller has it (then only b_1 is added here); ``out``: a
+        (B, n_state) buffer to write into (a training loop allocates nothing per minibatch)."""
         if x is None:
             raise ConfigError("x (the clamped input layer) is required by a layered network")
         if x.shape[-1] != self.sizes[0]:
             raise ConfigError(f"x must have last dimension {self.sizes[0]}, got shape {tuple(x.shape)}")
-        b = self.biases
+        b = [self.tensor(names[1]) for names in self._grad_names]
+        if out is not None and x.ndim == 2:
+            first = out[:, self._blocks[0]]
+            if projection is not None:
+                torch.add(projection, b[0], out=first)
+            else:
+                torch.addmm(b[0], x, self.tensor("W0"), out=first)
+            for blk, bk in zip(self._blocks[1:], b[1:]):  # loop over layers
+                out[:, blk].copy_(bk.expand(x.shape[0], bk.shape[0]))
+            return out
         if projection is not None:
             first = projection + b[0]
         elif x.ndim == 2:
@@ -212,7 +225,13 @@ class LayeredNetwork(AbstractEnergyNetwork):
     def kernel(self, d, *, h, beta=0.0, target=None, work=None, tag="k", rows=False):
         if rows:  # dropping rows needs the (*batch, n) layout
             return Kernel(self, d, h=h, beta=beta, target=target, work=work, tag=tag)
-        return LayeredKernel(self, d, h=h, beta=beta, target=target, work=work, tag=tag)
+        work = Workspace() if work is None else work
+        B = d.shape[0] if d.ndim == 2 else d.reshape(-1, d.shape[-1]).shape[0]
+        key = ("layered-kernel", tag, id(self), B, d.dtype, d.device)
+        kernel = work.plans.get(key)
+        if kernel is None or kernel.network is not self:
+            kernel = work.plans[key] = LayeredKernel(self, B, d, work, tag)
+        return kernel.bind(d, h=h, beta=beta, target=target)
 
     def energy_grads(self, s: torch.Tensor, x: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """dE/dW_k = -rho(s_k)^T rho(s_{k+1}) and dE/db_k = -rho(s_k), averaged over samples."""
@@ -225,15 +244,45 @@ class LayeredNetwork(AbstractEnergyNetwork):
         out.update({f"b{k}": -r[k].mean(0) for k in range(1, len(r))})
         return out
 
-    def energy_grad_factors(self, s: torch.Tensor, x: torch.Tensor) -> dict[str, tuple[torch.Tensor | None, torch.Tensor]]:
-        """dE/dtheta as factors (a, b), dE/dtheta = -a^T b / m (weights) or -sum_rows(b) / m
-        (biases, a = None), for minibatch states ``s`` (m, n_state) with rho(s) = s (states of
-        Eq. 21 lie in [0, 1]); EP forms its estimate from them without dense temporaries."""
-        r = [x] + self.layers(s)
-        out: dict[str, tuple[torch.Tensor | None, torch.Tensor]] = {
-            f"W{k}": (r[k], r[k + 1]) for k in range(len(self.sizes) - 1)}
-        out.update({f"b{k}": (None, r[k]) for k in range(1, len(r))})
+    def energy_grad_contrast(self, s_a, s_b, x, scale, work=None):
+        """(dE/dtheta(s_a) - dE/dtheta(s_b)) / scale as factors, for minibatch states (m, n_state)
+        with rho(s) = s (states of Eq. 21 lie in [0, 1]): for W_k (k >= 1) the two outer products
+        -s_k^T s_{k+1} / m of each state; for W_0 one product, x^T (s_a - s_b)_1, the input being
+        clamped in both; for the biases the summed difference. The difference and its sum are
+        taken once over the whole state (in the states' memory layout, unit-major for the
+        kernel's), with buffers from ``work``."""
+        if s_a.ndim != 2 or x is None:
+            return super().energy_grad_contrast(s_a, s_b, x, scale, work)
+        m = s_a.shape[0]
+        div = m * scale  # dE/dtheta = -a^T b / m
+        if work is None:
+            delta = (s_a.mT - s_b.mT).mT
+            bsum = delta.mT.sum(1)
+        else:
+            dbuf = work.get("ep.delta", tuple(s_a.mT.shape), s_a)
+            torch.sub(s_a.mT, s_b.mT, out=dbuf)
+            delta = dbuf.mT
+            bsum = torch.sum(dbuf, 1, out=work.get("ep.bsum", (self.n_state,), s_a))
+        va, vb, vd, vs = self._layer_views(s_a), self._layer_views(s_b), self._layer_views(delta), self._layer_views(bsum)
+        out: dict = {"W0": OuterProducts(((x, vd[0], -1.0),), div)}
+        for k in range(1, len(va)):  # loop over layers
+            out[self._grad_names[k][0]] = OuterProducts(((va[k - 1], va[k], -1.0), (vb[k - 1], vb[k], 1.0)), div)
+        for k, names in enumerate(self._grad_names):
+            out[names[1]] = Scaled(vs[k], -1.0, div)
         return out
+
+    def _layer_views(self, t: torch.Tensor) -> list[torch.Tensor]:
+        """The layers of a state (or of a per-unit vector), as views; cached per memory layout,
+        since the kernels' states live in a few fixed buffers (slicing costs more than the
+        arithmetic on minibatch-sized tensors)."""
+        key = (t.data_ptr(), tuple(t.shape), t.stride(), t.dtype)
+        cache = self.__dict__.setdefault("_view_cache", {})
+        views = cache.get(key)
+        if views is None or views[0] is not t and views[1][0].data_ptr() != t.data_ptr():
+            if len(cache) > 32:
+                cache.clear()
+            views = cache[key] = (t, [t[..., blk] for blk in self._blocks])
+        return views[1]
 
     def extra_repr(self) -> str:
         return f"sizes={self.sizes}"
@@ -242,53 +291,76 @@ class LayeredNetwork(AbstractEnergyNetwork):
 def _version(t: torch.Tensor) -> object:
     """``t._version``, or a fresh object (never equal to a stamp) for an inference tensor, which
     tracks no version: then nothing is reused."""
-    try:
-        return t._version
-    except RuntimeError:
+    if t.is_inference():
         return object()
+    return t._version
 
 
-class _Scaled:
-    """eps W_k and eps W_k^T for one workspace, refreshed only when a weight or eps changed (the
-    free and nudged phases of a minibatch share them)."""
+class _Shared:
+    """What every kernel of one network in one workspace shares: eps W_k and eps W_k^T, and the
+    scaled drive of the last drive seen (the free and nudged phases of a minibatch share both).
+    Each is refreshed only when its source changed: a stamp keeps the source tensor itself
+    (alive, so that no other tensor can take its address) with its address and version."""
 
     def __init__(self, network: LayeredNetwork, like: torch.Tensor, work):
         self.network, self.like, self.work = network, like, work
         self.mats: dict[tuple[int, bool], torch.Tensor] = {}
         self.stamp: dict[tuple[int, bool], tuple] = {}
+        self.names = [f"W{k}" for k in range(len(network.sizes) - 1)]
+        self.drive_stamp: tuple | None = None
+        self.drive_scaled: torch.Tensor | None = None
 
     def matrix(self, w: int, transpose: bool) -> torch.Tensor:
-        W = getattr(self.network, f"W{w}")
-        shape = tuple(W.T.shape if transpose else W.shape)
         key = (w, transpose)
         if key not in self.mats:
+            W = self.network.tensor(self.names[w])
+            shape = tuple(W.T.shape if transpose else W.shape)
             self.mats[key] = self.work.get(f"layered.M{w}{'t' if transpose else ''}", shape, self.like)
         return self.mats[key]
 
     def refresh(self, eps: float) -> None:
-        for (w, transpose), M in self.mats.items():
-            W = getattr(self.network, f"W{w}")
-            old = self.stamp.get((w, transpose))
-            # The weight itself is kept in the stamp (alive, compared by identity): a weight
-            # replaced by another tensor, or whose storage moved, is never taken for the old one.
-            if old is None or old[0] is not W or old[1:] != (W.data_ptr(), _version(W), eps):
-                torch.mul(W.T if transpose else W, eps, out=M)
-                self.stamp[(w, transpose)] = (W, W.data_ptr(), _version(W), eps)
+        net = self.network
+        for key, M in self.mats.items():
+            W = net.tensor(self.names[key[0]])
+            old = self.stamp.get(key)
+            version = object() if W.is_inference() else W._version
+            if old is None or old[0] is not W or old[1] != W.data_ptr() or old[2] != version or old[3] != eps:
+                torch.mul(W.T if key[1] else W, eps, out=M)
+                self.stamp[key] = (W, W.data_ptr(), version, eps)
+
+    def scaled_drive(self, d2: torch.Tensor, eps: float) -> torch.Tensor:
+        """eps d, unit-major (n_state, B)."""
+        old = self.drive_stamp
+        stamp = (d2, d2.data_ptr(), d2.stride(), _version(d2), eps)
+        if old is None or old[0] is not d2 or old[1:] != stamp[1:]:
+            cd = self.work.get("layered.cd", (d2.shape[1], d2.shape[0]), d2)
+            torch.mul(d2.T, eps, out=cd)
+            self.drive_scaled, self.drive_stamp = cd, stamp
+        return self.drive_scaled
 
 
-class _Plan:
-    """The buffers and views one kernel shape reuses across relaxations (kept in the workspace):
-    the start buffer and the two ping-pong buffers, the scaled drive, and per (current, next)
-    buffer pair the list of in-place products of a step. The eps-scaled weights are shared by
-    every plan of a workspace (:class:`_Scaled`)."""
+class LayeredKernel(Kernel):
+    """Eq. (21) on a :class:`LayeredNetwork`, fused and unit-major (see the module docstring).
 
-    def __init__(self, network: LayeredNetwork, B: int, like: torch.Tensor, work, tag: str, scaled: _Scaled):
+    One kernel per (workspace, tag, network, batch size, dtype, device) is kept in the workspace
+    (:meth:`LayeredNetwork.kernel`) with its buffers (the start buffer, the two ping-pong
+    buffers, the scaled drive) and the views of every step's in-place products, built once;
+    :meth:`bind` readies it for one relaxation."""
+
+    def __init__(self, network: LayeredNetwork, B: int, like: torch.Tensor, work, tag: str):
+        self.network, self.work, self.tag = network, work, tag
+        self.bounded = True
         n = network.n_state
         blocks = network.blocks()
-        self.blocks, self.out_block = blocks, blocks[-1]
+        self.out_block = blocks[-1]
+        skey = ("layered-shared", id(network), like.dtype, like.device)
+        shared = work.plans.get(skey)
+        if shared is None or shared.network is not network:
+            shared = work.plans[skey] = _Shared(network, like, work)
+        self.shared = shared
         self.bufs = {name: work.get(f"{tag}.{name}", (n, B), like) for name in ("u0", "a", "b")}
         work.admissible.update(self.bufs[k].data_ptr() for k in ("a", "b"))  # clipped outputs
-        self.c = work.get(f"{tag}.c", (n, B), like)
+        self.cbuf = work.get(f"{tag}.c", (n, B), like)
         # The coupling products of each layer j as (eps-scaled matrix, source layer): h_j^T gets
         # W_{j-1}^T s_{j-1}^T from below and W_j s_{j+1}^T from above.
         self.terms = []  # (destination block, matrix buffer, source block, first)
@@ -296,112 +368,102 @@ class _Plan:
             first = True
             for src, w, transpose in ((j - 1, j, True), (j + 1, j + 1, False)):
                 if 0 <= src < len(blocks):
-                    self.terms.append((blocks[j], scaled.matrix(w, transpose), blocks[src], first))
+                    self.terms.append((blocks[j], shared.matrix(w, transpose), blocks[src], first))
                     first = False
             if first:  # no neighbour (a net without hidden layers): the products give 0
                 self.terms.append((blocks[j], None, None, True))
-        self.views: dict[tuple[int, int], tuple] = {}
+        a, b = self.bufs["a"], self.bufs["b"]
+        self.ab, self.ba = self._views(a, b), self._views(b, a)
+        self.from_u0 = self._views(self.bufs["u0"], a)
+        self.extra: dict[int, tuple] = {}
+        self.transposed: dict[int, tuple] = {}
 
-    def step_views(self, u: torch.Tensor, out: torch.Tensor) -> tuple:
-        key = (u.data_ptr(), out.data_ptr())
-        v = self.views.get(key)
-        if v is None:
-            if len(self.views) > 16:  # only the plan's own buffers recur; bound the rest
-                self.views.clear()
-            products = tuple((out[dst], M, None if src is None else u[src], first)
-                             for dst, M, src, first in self.terms)
-            v = self.views[key] = (products, out[self.out_block], u[self.out_block])
-        return v
+    def _views(self, u: torch.Tensor, out: torch.Tensor) -> tuple:
+        products = tuple((out[dst], M, None if src is None else u[src], first) for dst, M, src, first in self.terms)
+        return products, out[self.out_block], u[self.out_block]
 
-
-class LayeredKernel(Kernel):
-    """Eq. (21) on a :class:`LayeredNetwork`, fused and unit-major (see the module docstring).
-
-    Its buffers and step views come from a plan kept in the workspace, so a training loop
-    builds them once per minibatch shape."""
-
-    def __init__(self, network: LayeredNetwork, d, *, h, beta=0.0, target=None, work=None, tag="k"):
-        super().__init__(network, d, h=h, beta=beta, target=target, work=work, tag=tag)
-        n = network.n_state
+    def bind(self, d, *, h, beta=0.0, target=None) -> LayeredKernel:
+        """Ready the kernel for one relaxation under drive ``d`` (*batch, n_state) and this phase."""
+        n = self.network.n_state
+        self.d, self.h, self.beta, self.target = d, float(h), float(beta), target
         self.batch = tuple(d.shape[:-1])
         d2 = d if d.ndim == 2 else d.reshape(-1, n)
-        B = d2.shape[0]
         eps = self.h
-        work = self.work
-        skey = ("layered-scaled", id(network), d2.dtype, d2.device)
-        scaled = work.plans.get(skey)
-        if scaled is None or scaled.network is not network:
-            scaled = work.plans[skey] = _Scaled(network, d2, work)
-        key = ("layered-plan", tag, id(network), B, d2.dtype, d2.device)
-        plan = work.plans.get(key)
-        if plan is None:
-            plan = work.plans[key] = _Plan(network, B, d2, work, tag, scaled)
-        self.plan = plan
-        scaled.refresh(eps)
-        # eps d, unit-major (n_state, B); the same drive's is reused (the phases of a minibatch).
-        # The stamped drive is kept alive with it: otherwise a later drive allocated at the freed
-        # address (version 0 again) would pass for it and get its stale scaled copy.
-        dkey = ("layered-drive", id(network), B, d2.dtype, d2.device)
-        dstamp = (d2.data_ptr(), d2.stride(), _version(d2), eps)
-        base = work.plans.get(dkey)
-        if base is None or base[0] != dstamp:
-            cd = work.get("layered.cd", (n, B), d2)
-            torch.mul(d2.T, eps, out=cd)
-            base = work.plans[dkey] = (dstamp, cd, d2)
+        self.shared.refresh(eps)
+        base = self.shared.scaled_drive(d2, eps)
         if self.beta != 0.0:
-            plan.c.copy_(base[1])
+            c = self.cbuf
+            c.copy_(base)
             t2 = target if target.ndim == 2 else target.reshape(-1, target.shape[-1])
-            plan.c[plan.out_block].add_(t2.T, alpha=eps * self.beta)  # + eps beta T
-            self.c = plan.c
+            c[self.out_block].add_(t2.T, alpha=eps * self.beta)  # + eps beta T
+            self.c = c
         else:
-            self.c = base[1]
+            self.c = base
         self.keep = 1.0 - eps  # coefficient of s_k itself; the nudged output's is keep - eps beta
         self.nudge = -eps * self.beta
         self.general_first = False
+        return self
 
     def start(self, s0):
         n = self.network.n_state
         s2 = s0 if s0.ndim == 2 else s0.reshape(-1, n)
         t = s2.T
-        bufs = self.plan.bufs
-        if t.is_contiguous() and t.data_ptr() not in (bufs["a"].data_ptr(), bufs["b"].data_ptr()):
+        bufs = self.bufs
+        ptr = t.data_ptr()
+        if t.is_contiguous() and ptr != bufs["a"].data_ptr() and ptr != bufs["b"].data_ptr():
             u = t  # already unit-major (e.g. another phase's result): read in place, never written
+            if ptr in self.work.admissible:  # a kernel's output: clipped already
+                self.general_first = False
+                return u
         else:
             u = bufs["u0"]
             u.copy_(t)
-        # Outside [0, 1] rho(s) != s: the first step then takes the model's own field. A previous
-        # kernel's output is clipped already.
-        if t.data_ptr() in self.work.admissible and t.is_contiguous():
-            self.general_first = False
-        else:
-            lo, hi = s2.aminmax()
-            self.general_first = not (float(lo) >= 0.0 and float(hi) <= 1.0)
+        # Outside [0, 1] rho(s) != s: the first step then takes the model's own field.
+        lo, hi = s2.aminmax()
+        self.general_first = not (float(lo) >= 0.0 and float(hi) <= 1.0)
         return u
 
     def state(self, u):
-        return u.T if len(self.batch) == 1 else u.T.reshape(*self.batch, self.network.n_state)
+        if len(self.batch) != 1:
+            return u.T.reshape(*self.batch, self.network.n_state)
+        t = self.transposed.get(u.data_ptr())  # the buffers' transposed views, made once
+        if t is None or t[0] is not u:
+            t = (u, u.T)
+            if u is self.bufs["a"] or u is self.bufs["b"]:
+                self.transposed[u.data_ptr()] = t
+        return t[1]
 
     def buffer(self, name, like):
-        buf = self.plan.bufs.get(name)
+        buf = self.bufs.get(name)
         return buf if buf is not None else super().buffer(name, like)
 
     def take(self, rows):
         raise NotImplementedError("the unit-major kernel relaxes whole batches (ask for rows=True)")
 
+    def _first_views(self, u: torch.Tensor) -> tuple:
+        if u is self.bufs["u0"]:
+            return self.from_u0
+        ptr = u.data_ptr()
+        v = self.extra.get(ptr)
+        if v is None or v[2].data_ptr() != u[self.out_block].data_ptr():
+            if len(self.extra) > 8:
+                self.extra.clear()
+            v = self.extra[ptr] = self._views(u, self.bufs["a"])
+        return v
+
     def iterate(self, u, n, residual):
-        """The fused loop: the views of each (current, next) pair looked up once."""
+        """The fused loop over prebuilt views."""
         if n == 0:
             return u, None
         if self.general_first or residual:
             return super().iterate(u, n, residual)
-        plan = self.plan
-        a, b = plan.bufs["a"], plan.bufs["b"]
-        pairs = (plan.step_views(u, a), plan.step_views(a, b), plan.step_views(b, a))
+        a, b = self.bufs["a"], self.bufs["b"]
         c, keep, nudge, nudged = self.c, self.keep, self.nudge, self.beta != 0.0
+        views = self._first_views(u)
         cur = u
         for it in range(n):  # loop over steps, each vectorised over the batch
             out = a if it % 2 == 0 else b
-            products, out_last, u_last = pairs[0 if it == 0 else (1 if it % 2 == 1 else 2)]
+            products, out_last, u_last = views
             for dst, M, src, first in products:  # loop over layers
                 if M is None:
                     dst.zero_()
@@ -415,6 +477,7 @@ class LayeredKernel(Kernel):
                 out_last.add_(u_last, alpha=nudge)
             out.clamp_(0.0, 1.0)
             cur = out
+            views = self.ab if it % 2 == 0 else self.ba
         return cur, None
 
     def advance(self, u, out, residual):
@@ -427,11 +490,11 @@ class LayeredKernel(Kernel):
             if self.beta != 0.0:  # recover the drive without the nudge: c_L / eps - beta T
                 target = self.target.reshape(-1, self.target.shape[-1])
                 d = d.clone()
-                d[:, self.plan.out_block] -= self.beta * target
+                d[:, self.out_block] -= self.beta * target
             f = net.vector_field(s, d, beta=self.beta, target=target)
             out.copy_((s + eps * f).clamp(0.0, 1.0).T)
         else:
-            products, out_last, u_last = self.plan.step_views(u, out)
+            products, out_last, u_last = self._views(u, out)
             for dst, M, src, first in products:
                 if M is None:
                     dst.zero_()

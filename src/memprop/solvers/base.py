@@ -43,6 +43,7 @@ from __future__ import annotations
 import abc
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 
@@ -52,9 +53,9 @@ from ..networks.base import AbstractNetwork
 from ..networks.kernel import Workspace
 
 
-@dataclass(frozen=True, slots=True)
-class Equilibrium:
-    """A relaxation's outcome. Shapes: state (*batch, n); the others (*batch,)."""
+class Equilibrium(NamedTuple):
+    """A relaxation's outcome. Shapes: state (*batch, n); the others (*batch,). (A named tuple:
+    made once per relaxation, in hot loops.)"""
 
     state: torch.Tensor
     steps: torch.Tensor
@@ -215,10 +216,11 @@ def _run_steps(stepper, s0: torch.Tensor, stop: Steps) -> Equilibrium:
     u, r = stepper.iterate(stepper.start(s0), n, stop.check)
     state = stepper.state(u)
     # Constants for a given protocol and batch: made once per workspace, shared (read-only).
-    key = ("steps-result", tuple(batch), n, s0.dtype, s0.device)
-    const = stepper.work.plans.get(key)
-    if const is None:
-        const = stepper.work.plans[key] = (
+    plans = stepper.work.plans
+    key = ("steps-result", batch, n, s0.dtype)
+    const = plans.get(key)
+    if const is None or const[0].device != s0.device:
+        const = plans[key] = (
             torch.full(batch, n, dtype=torch.long, device=s0.device),
             torch.full(batch, float("nan"), dtype=s0.dtype, device=s0.device),
             torch.ones(batch, dtype=torch.bool, device=s0.device))
