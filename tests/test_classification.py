@@ -35,7 +35,6 @@ from memprop.learning import (
     EquilibriumPropagation,
     Estimate,
     OuterProducts,
-    RowSum,
     Scaled,
     sgd_step,
     train_epoch,
@@ -665,12 +664,12 @@ def test_cli_train_refuses_to_replace_a_run(tmp_path, capsys):
     capsys.readouterr()
     assert cli.main(argv) == 2
     err = capsys.readouterr().err
-    assert "holds a run already (checkpoint.pt, classify.json)" in err and "--resume" in err and "--force" in err
+    assert "holds a finished run already (checkpoint.pt, classify.json)" in err and "--resume" in err and "--force" in err
     assert (tmp_path / "classify.json").read_bytes() == before  # untouched
     assert (tmp_path / "checkpoint.pt").read_bytes() == ckpt_before
     (tmp_path / "checkpoint.pt").unlink()  # a finished run's results alone are protected too
     assert cli.main(argv) == 2
-    assert "holds a run already (classify.json)" in capsys.readouterr().err
+    assert "holds a finished run already (classify.json)" in capsys.readouterr().err
     assert cli.main([*argv, "--force"]) == 0  # replaced: a fresh run, the same numbers
     again = json.loads((tmp_path / "classify.json").read_text())
     assert _strip_seconds(again["epochs"]) == _strip_seconds(json.loads(before)["epochs"])

@@ -2,7 +2,8 @@
 
 ``MempropError`` is the root; ``ConfigError`` (also a ``ValueError``) reports a bad argument or
 setting, naming it, the value received and what is allowed; ``ConvergenceError`` reports a
-relaxation that did not reach its tolerance or produced NaN/Inf.
+relaxation that did not reach its tolerance or produced NaN/Inf; ``DataError`` a bad input file;
+``OutputError`` a result that could not be written; ``DivergenceError`` a training run that diverged.
 """
 
 from __future__ import annotations
@@ -27,6 +28,10 @@ class ConvergenceError(MempropError, RuntimeError):
 
 class DataError(MempropError, ValueError):
     """A data file is missing, truncated or malformed: the message names the file and problem."""
+
+
+class OutputError(MempropError, OSError):
+    """A result could not be written (unwritable path, full disk): the message names the path."""
 
 
 class DivergenceError(MempropError, RuntimeError):

@@ -8,6 +8,7 @@ them as one line, ``memprop: error: ...``, with exit status 2; a bug still shows
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -15,13 +16,20 @@ from .. import __version__
 from .._runtime import configure_threads
 from ..errors import MempropError
 from . import device, gradcheck, reproduce, sweep, train
-from .options import command_line
+from .options import command_line, positive_int
+
+
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors are one line (and exit status 2), like every other error."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="memprop", description="memristor-based recurrent networks trained in situ by EP and RBP")
+    p = Parser(prog="memprop", description="memristor-based recurrent networks trained in situ by EP and RBP")
     p.add_argument("--version", action="version", version=f"memprop {__version__}")
-    p.add_argument("--threads", type=int, default=None,
+    p.add_argument("--threads", type=positive_int, default=None,
                    help="torch threads (default 1, or $MEMPROP_THREADS)")
     sub = p.add_subparsers(dest="command", required=True)
     gradcheck.add_parser(sub)
@@ -38,11 +46,44 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     args.command_line = command_line(argv)
     try:
+        check_environment()
         args.threads_used = configure_threads(args.threads)
         return args.func(args)
     except MempropError as e:
-        print(f"memprop: error: {e}", file=sys.stderr)
+        print(f"memprop: error: {one_line(str(e))}", file=sys.stderr)
         return 2
+    except MemoryError:
+        print("memprop: error: out of memory; choose smaller sizes (network, batch, sweep) or a machine "
+              "with more memory", file=sys.stderr)
+        return 2
+
+
+def one_line(message: str) -> str:
+    """``message`` on one line (a wrapped library message, e.g. torch's, joined with spaces)."""
+    return " ".join(part.strip() for part in message.splitlines() if part.strip())
+
+
+def check_environment() -> None:
+    """The environment variables memprop reads, parsed and checked like options."""
+    from pathlib import Path
+
+    from ..errors import ConfigError
+    from ..experiments.cache import CACHE_ENV
+    from ..limits import DEFAULTS, MEMORY_ENV, limit
+
+    for name in DEFAULTS:
+        limit(name)
+    memory = os.environ.get(MEMORY_ENV)
+    if memory and memory.lower() not in ("on", "off", "1", "0", "yes", "no"):
+        raise ConfigError(f"{MEMORY_ENV} must be on or off, got {memory!r}")
+    cache = os.environ.get(CACHE_ENV)
+    if cache:
+        p = Path(cache)
+        if p.exists() and not p.is_dir():
+            raise ConfigError(f"{CACHE_ENV}={cache}: is a file, not a folder; point it at a folder for the "
+                              f"cache or unset it")
+        if any(q.exists() and not q.is_dir() for q in p.parents):
+            raise ConfigError(f"{CACHE_ENV}={cache}: lies under a file; point it at a folder or unset it")
 
 
 __all__ = ["build_parser", "main"]

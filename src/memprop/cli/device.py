@@ -15,7 +15,7 @@ import json
 import sys
 from pathlib import Path
 
-from ..errors import ConfigError
+from .outputs import output_file
 
 FIT_TITLE = "fit a device model to measured conductance-vs-pulse sweeps; writes a device TOML and a plot"
 
@@ -31,6 +31,7 @@ def _fit_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default=None, help="device TOML to write (default: FILE with .toml)")
     parser.add_argument("--plot", default=None, help="plot to write (default: FILE with _fit.png)")
     parser.add_argument("--no-plot", action="store_true", help="do not write the plot")
+    parser.add_argument("--force", action="store_true", help="replace --out and --plot if they exist")
     parser.add_argument("--energy-per-pulse", type=float, default=None,
                         help="joules per pulse of the device (default: an estimate, V^2 G t at 2 V, 10 ns)")
 
@@ -43,15 +44,14 @@ def fit_command(args: argparse.Namespace) -> int:
     from ..plotting.devices import plot_fit
 
     src = Path(args.file)
-    sweeps = read_sweeps(src)
-    result = fit_device(sweeps, args.model, energy_per_pulse=args.energy_per_pulse)
     out = Path(args.out) if args.out else src.with_suffix(".toml")
     plot = None if args.no_plot else (Path(args.plot) if args.plot else src.with_name(src.stem + "_fit.png"))
-    for what, path in (("--out", out), ("--plot", plot)):
-        if path is not None and path.resolve() == src.resolve():
-            raise ConfigError(f"{what} {path}: is the input file {src}; choose another {what}")
+    output_file(out, "--out", force=args.force, inputs=[src])
     if plot is not None:
         check_format(plot)
+        output_file(plot, "--plot", force=args.force, inputs=[src, out])
+    sweeps = read_sweeps(src)
+    result = fit_device(sweeps, args.model, energy_per_pulse=args.energy_per_pulse)
     comment = (f"fitted by `memprop device fit {src.name} --model {args.model}`: "
                f"{result.n_points} points, rmse {result.rmse:.4g} S")
     save_device(result.device, out, comment=comment)
@@ -73,9 +73,7 @@ def import_command(args: argparse.Namespace) -> int:
     if args.out is None:
         sys.stdout.write(device_to_toml(device))
         return 0
-    out = Path(args.out)
-    if out.resolve() == src.resolve():
-        raise ConfigError(f"--out {out}: is the input file; choose another --out")
+    out = output_file(args.out, "--out", force=args.force, inputs=[src])
     save_device(device, out, comment=f"imported from {src.name} (aihwkit terms) by `memprop device import`")
     print(f"wrote {out}", file=sys.stderr)
     return 0
@@ -122,6 +120,7 @@ def add_parser(sub) -> None:
     i = dsub.add_parser("import", help="an aihwkit device (JSON/TOML with \"class\") as a memprop device TOML")
     i.add_argument("file", help="JSON or TOML file: {\"class\": \"SoftBoundsDevice\", \"dw_min\": ..., ...}")
     i.add_argument("--out", default=None, help="device TOML to write (default: print it)")
+    i.add_argument("--force", action="store_true", help="replace --out if it exists")
     i.add_argument("--g-min", type=float, default=1e-6, help="conductance of w_min, in siemens (default 1e-6)")
     i.add_argument("--g-max", type=float, default=1e-5, help="conductance of w_max, in siemens (default 1e-5)")
     i.set_defaults(func=import_command)

@@ -28,6 +28,17 @@ def spelling(allowed: Sequence[str]):
     return parse
 
 
+def positive_int(text: str) -> int:
+    """An argparse ``type``: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}")
+    return value
+
+
 def add_runtime_options(parser: argparse.ArgumentParser, *, default_dtype: str | None = None) -> None:
     """``--torch-device`` and ``--dtype``: where and in which precision every tensor lives."""
     parser.add_argument("--torch-device", default="cpu", metavar="DEVICE",

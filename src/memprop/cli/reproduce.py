@@ -21,6 +21,7 @@ from ..experiments.registry import STUDIES
 from ..io import write_csv, write_json
 from ..progress import Progress
 from .options import add_device_options, add_runtime_options, crossbar_config
+from .outputs import make_dir, output_dir
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +164,7 @@ def shared_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quick", action="store_true", help="small sample sizes (the main job)")
     p.add_argument("--out", default="results", help="output directory (default ./results)")
     p.add_argument("--seed", type=int, default=0, help="seed of everything random (default 0)")
+    p.add_argument("--force", action="store_true", help="replace a finished run in --out (its report.md)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_runtime_options(p)
 
@@ -187,7 +189,7 @@ def _default_args(name: str, parent: argparse.Namespace) -> argparse.Namespace:
     shared_options(p)
     ADAPTERS[name].add_options(p)
     args = p.parse_args([])
-    for key in ("quick", "out", "seed", "quiet", "torch_device", "dtype"):
+    for key in ("quick", "out", "seed", "force", "quiet", "torch_device", "dtype"):
         setattr(args, key, getattr(parent, key))
     return args
 
@@ -199,8 +201,10 @@ def command(args: argparse.Namespace) -> int:
     names = [args.study] if args.study else paper_studies()
     # Every config is built (and so validated) before anything is written.
     configs = {name: ADAPTERS[name].config(args if args.study else _default_args(name, args)) for name in names}
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    for name in names:  # input files and sizes, before any folder is made
+        if STUDIES[name].check is not None:
+            STUDIES[name].check(configs[name])
+    out = make_dir(output_dir(args.out, force=args.force))
     progress = Progress(enabled=not args.quiet)
     sections = []
     for name in names:

@@ -10,17 +10,10 @@ import json
 import sys
 from typing import Any
 
+from .options import positive_int
+from .outputs import output_file
+
 TITLE = "parameter sweeps on Dask with a resumable SQLite results store"
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}")
-    return value
 
 
 def _where(text: str) -> tuple[str, Any]:
@@ -46,7 +39,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         summary = run_sweep(spec, args.store, scheduler=args.scheduler, workers=args.workers,
                             progress=Progress(enabled=not args.quiet),
-                            retry_failed=not args.skip_failed)
+                            retry_failed=not args.skip_failed, max_tasks=args.max_tasks)
     except KeyboardInterrupt:
         print(f"\ninterrupted; the rows written so far are in {args.store}: rerun the same "
               "command to resume", file=sys.stderr)
@@ -97,6 +90,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     from ..sweeps.inspect import export_csv, export_json
 
     export = export_csv if args.csv else export_json
+    if args.out:
+        output_file(args.out, "--out", force=args.force, inputs=[args.store])
     text = export(args.store, args.out)
     if args.out:
         print(f"wrote {args.out}", file=sys.stderr)
@@ -112,6 +107,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
     out = args.out or f"{args.y}_vs_{args.x}.png".replace("/", "_")
     check_format(out)
+    output_file(out, "--out", force=args.force, inputs=[args.store])
     save(plot_sweep(args.store, args.x, args.y, hue=args.hue, facet=args.facet, where=dict(args.where),
                     band=args.band), out)
     print(f"wrote {out}", file=sys.stderr)
@@ -128,10 +124,12 @@ def add_parser(top) -> None:
     r.add_argument("--store", required=True, help="SQLite results store (created if missing)")
     r.add_argument("--scheduler", default="local",
                    help="'local' (a LocalCluster on 127.0.0.1, default) or tcp://HOST:PORT")
-    r.add_argument("--workers", type=_positive_int, default=None,
+    r.add_argument("--workers", type=positive_int, default=None,
                    help="LocalCluster worker processes (default: CPU count)")
     r.add_argument("--skip-failed", action="store_true",
                    help="do not rerun tasks recorded as failed (default: rerun them)")
+    r.add_argument("--max-tasks", type=positive_int, default=None, metavar="N",
+                   help="refuse a spec of more tasks (default $MEMPROP_MAX_TASKS, else 1,000,000)")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     r.set_defaults(func=cmd_run)
 
@@ -148,6 +146,7 @@ def add_parser(top) -> None:
     fmt.add_argument("--csv", action="store_true")
     fmt.add_argument("--json", action="store_true")
     e.add_argument("--out", default=None, help="output file (default: stdout)")
+    e.add_argument("--force", action="store_true", help="replace --out if it exists")
     e.set_defaults(func=cmd_export)
 
     p = sub.add_parser("plot", help="lines of y against x with a band over seeds")
@@ -161,4 +160,5 @@ def add_parser(top) -> None:
     p.add_argument("--band", choices=("sd", "range", "none"), default="sd",
                    help="band over seeds: mean +- sd (default), min-max, or none")
     p.add_argument("--out", default=None, help="image file (default Y_vs_X.png)")
+    p.add_argument("--force", action="store_true", help="replace --out if it exists")
     p.set_defaults(func=cmd_plot)

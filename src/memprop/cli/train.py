@@ -17,6 +17,7 @@ from ..learning.backprop import LOSSES, OUTPUTS
 from ..learning.ep import ESTIMATORS
 from ..progress import Progress
 from .options import add_device_options, add_runtime_options, crossbar_config, env_default, spelling
+from .outputs import make_dir, output_dir
 
 MNIST_ENV = "MEMPROP_MNIST_DIR"
 
@@ -36,7 +37,7 @@ def add_parser(sub) -> None:
                         "subset split by --test-fraction)")
     p.add_argument("--test-fraction", type=float, default=0.2,
                    help="held-out fraction of the shipped subset without --per-class (default 0.2)")
-    p.add_argument("--data-dir", default=env_default(MNIST_ENV),
+    p.add_argument("--data-dir", default=None,
                    help=f"directory with MNIST IDX files (train-*, t10k-*); default ${MNIST_ENV}, else the "
                         f"shipped 10,000-digit subset")
     p.add_argument("--epochs", type=int, default=25, help="training epochs (default 25)")
@@ -85,8 +86,14 @@ def train_config(args: argparse.Namespace):
         EPConfig,
     )
 
+    data_dir = args.data_dir
+    if data_dir is None and (env := env_default(MNIST_ENV)) is not None:
+        if not Path(env).is_dir():
+            raise ConfigError(f"{MNIST_ENV}={env}: not a folder; set it to the folder of the MNIST IDX files "
+                              f"(train-*, t10k-*) or unset it to use the shipped subset")
+        data_dir = env
     data = DataConfig(classes=args.classes, per_class=args.per_class, test_fraction=args.test_fraction,
-                      data_dir=args.data_dir, split_seed=args.seed)
+                      data_dir=data_dir, split_seed=args.seed)
     ep = EPConfig(hidden=tuple(args.hidden or (500,)), epsilon=args.epsilon, free_steps=args.free_steps,
                   nudged_steps=args.nudged_steps, beta=args.beta, estimator=args.estimator,
                   alphas=None if args.alphas is None else tuple(args.alphas), schedule=args.schedule,
@@ -106,21 +113,20 @@ def train_config(args: argparse.Namespace):
 
 def command(args: argparse.Namespace) -> int:
     """``memprop train classify``: writes OUT/classify.{json,csv,png} and OUT/checkpoint.pt."""
-    from ..experiments.classification import run, summary_line
+    from ..experiments.classification import check, run, summary_line
     from ..experiments.classification.run import csv_rows
 
     cfg = train_config(args)
-    out = Path(args.out)
+    out = output_dir(args.out, force=args.force or args.resume, finished=("checkpoint.pt", "classify.json"),
+                     resume_hint=True)
     ckpt = out / "checkpoint.pt"
-    existing = [p.name for p in (ckpt, out / "classify.json") if p.exists()]
-    if existing and not (args.resume or args.force):
-        raise ConfigError(f"--out {out}: holds a run already ({', '.join(existing)}); pass --resume to "
-                          f"continue it, --force to replace it, or choose another --out")
-    if args.force and not args.resume and ckpt.exists():
-        ckpt.unlink()
-    out.mkdir(parents=True, exist_ok=True)
+    if args.resume and not ckpt.is_file():
+        raise ConfigError(f"--resume: {ckpt}: no such checkpoint to continue; run without --resume to start "
+                          f"a new run")
+    split = check(cfg)  # bad data, too large a network: reported before the folder is made
+    make_dir(out)
     progress = Progress(enabled=not args.quiet)
-    result = run(cfg, progress=progress, checkpoint=ckpt, resume=args.resume)
+    result = run(cfg, progress=progress, checkpoint=ckpt, resume=args.resume, split=split)
     write_json(out / "classify.json", result)
     write_csv(out / "classify.csv", csv_rows(result))
     try:

@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from memprop.errors import ConfigError, DataError
+from memprop.limits import FILE_BYTES_ENV, limit
 
 __all__ = [
     "MNIST_DIR_ENV",
@@ -108,45 +109,58 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
     p = Path(path)
     if not p.is_file():
         raise DataError(f"{p}: no such file")
+    cap = limit(FILE_BYTES_ENV)
     try:
-        if p.suffix.lower() == ".gz":
-            with gzip.open(p, "rb") as fh:
-                data = fh.read()
-        else:
-            data = p.read_bytes()
+        opener = gzip.open if p.suffix.lower() == ".gz" else open
+        with opener(p, "rb") as fh:
+            head = fh.read(4)
+            if len(head) < 4:
+                raise DataError(
+                    f"{p}: file too short for an IDX magic number: {len(head)} bytes, need at least 4"
+                )
+            zero1, zero2, dtype_code, ndim = head
+            magic = int.from_bytes(head, "big")
+            if zero1 != 0 or zero2 != 0 or dtype_code not in _IDX_DTYPES or ndim == 0:
+                raise DataError(
+                    f"{p}: bad IDX magic number 0x{magic:08X}; expected 0x0000TTDD with dtype byte TT in "
+                    f"{{{', '.join(f'0x{c:02X}' for c in _IDX_DTYPES)}}} and DD >= 1 dimensions "
+                    f"(MNIST: 0x00000803 images, 0x00000801 labels)"
+                )
+            header_len = 4 + 4 * ndim
+            rest = fh.read(4 * ndim)
+            if len(rest) < 4 * ndim:
+                raise DataError(
+                    f"{p}: truncated IDX header: magic 0x{magic:08X} announces {ndim} dimensions, "
+                    f"needing {header_len} header bytes, but the file has {4 + len(rest)} bytes"
+                )
+            dims = struct.unpack(f">{ndim}I", rest)
+            dtype = _IDX_DTYPES[dtype_code]
+            expected = math.prod(dims) * dtype.itemsize
+            if expected > cap:
+                raise DataError(
+                    f"{p}: the IDX header announces dimensions {dims}, {expected:,} bytes of data, more "
+                    f"than the limit {cap:,}; set {FILE_BYTES_ENV} to raise it"
+                )
+            # Read one byte more than announced: enough to tell trailing bytes, never a bomb.
+            data = fh.read(expected + 1)
+            actual = len(data)
+            bound = expected + min(cap, 1 << 24)
+            while expected < actual <= bound:  # count the trailing bytes, bounded
+                chunk = fh.read(1 << 20)
+                if not chunk:
+                    break
+                actual += len(chunk)
     except (OSError, EOFError, zlib.error) as exc:  # BadGzipFile is an OSError
         raise DataError(f"{p}: cannot read (not a valid or a truncated gzip file? {exc})") from exc
-
-    if len(data) < 4:
-        raise DataError(
-            f"{p}: file too short for an IDX magic number: {len(data)} bytes, need at least 4"
-        )
-    zero1, zero2, dtype_code, ndim = data[0], data[1], data[2], data[3]
-    magic = int.from_bytes(data[:4], "big")
-    if zero1 != 0 or zero2 != 0 or dtype_code not in _IDX_DTYPES or ndim == 0:
-        raise DataError(
-            f"{p}: bad IDX magic number 0x{magic:08X}; expected 0x0000TTDD with dtype byte TT in "
-            f"{{{', '.join(f'0x{c:02X}' for c in _IDX_DTYPES)}}} and DD >= 1 dimensions "
-            f"(MNIST: 0x00000803 images, 0x00000801 labels)"
-        )
-    header_len = 4 + 4 * ndim
-    if len(data) < header_len:
-        raise DataError(
-            f"{p}: truncated IDX header: magic 0x{magic:08X} announces {ndim} dimensions, "
-            f"needing {header_len} header bytes, but the file has {len(data)} bytes"
-        )
-    dims = struct.unpack(f">{ndim}I", data[4:header_len])
-    dtype = _IDX_DTYPES[dtype_code]
-    expected = math.prod(dims) * dtype.itemsize
-    actual = len(data) - header_len
     if actual != expected:
         problem = "truncated" if actual < expected else "trailing bytes after the data"
+        got = f"{actual}" if actual <= bound else f"more than {bound - expected:,}"
         raise DataError(
             f"{p}: IDX payload length mismatch ({problem}): dimensions {dims} of "
             f"{dtype.itemsize}-byte items need {expected} bytes after the {header_len}-byte "
-            f"header, but the file has {actual}"
+            f"header, but the file has {got}"
         )
-    array = np.frombuffer(data, dtype=dtype, offset=header_len).reshape(dims)
+    array = np.frombuffer(data[:expected], dtype=dtype).reshape(dims)
     return array.astype(dtype.newbyteorder("="))  # native byte order, writable copy
 
 

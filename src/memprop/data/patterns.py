@@ -53,6 +53,7 @@ import numpy as np
 import torch
 
 from memprop.errors import ConfigError, DataError
+from memprop.limits import FILE_BYTES_ENV, UNITS_ENV, limit
 
 __all__ = [
     "PatternSet",
@@ -250,6 +251,7 @@ def load_patterns(path: str | os.PathLike[str] | None = None) -> PatternSet:
         raise DataError(f"{p}: no such file or directory")
     if p.is_dir():
         return _load_png_dir(p)
+    _check_file(p)
     suffix = p.suffix.lower()
     if suffix == ".txt":
         try:
@@ -360,6 +362,17 @@ def _parse_text(text: str, *, label: str, source: str) -> PatternSet:
     )
 
 
+def _check_file(p: Path) -> None:
+    """A plain file no larger than the file-size limit (a device such as /dev/zero never is)."""
+    if not p.is_file():
+        raise DataError(f"{p}: not a plain file (a device, pipe or socket); give a pattern file")
+    size = p.stat().st_size
+    cap = limit(FILE_BYTES_ENV)
+    if size > cap:
+        raise DataError(f"{p}: {size:,} bytes, more than the limit {cap:,} for an input file; set "
+                        f"{FILE_BYTES_ENV} to raise it")
+
+
 def _from_array(
     array: np.ndarray,
     *,
@@ -402,6 +415,11 @@ def _from_array(
         )
     if array.shape[0] == 0 or shape[0] * shape[1] == 0:
         raise DataError(f"{label}: contains no patterns (empty set, shape {array.shape})")
+    units = shape[0] * shape[1]
+    if units > limit(UNITS_ENV):
+        raise DataError(f"{label}: patterns of {units:,} units ({shape[0]} x {shape[1]}), more than the "
+                        f"limit {limit(UNITS_ENV):,} (a network of N units holds N^2 weights); set "
+                        f"{UNITS_ENV} to raise it")
 
     if np.isin(array, (-1, 1)).all():
         values = array
@@ -459,6 +477,10 @@ def _load_npz(path: Path) -> PatternSet:
                 f"{path}: .npz archive has no key 'patterns' (keys: {keys}); save with "
                 f"numpy.savez(path, patterns=..., names=...)"
             )
+        unpacked = sum(info.file_size for info in archive.zip.infolist())
+        if unpacked > limit(FILE_BYTES_ENV):
+            raise DataError(f"{path}: unpacks to {unpacked:,} bytes, more than the limit "
+                            f"{limit(FILE_BYTES_ENV):,}; set {FILE_BYTES_ENV} to raise it")
         try:
             array = archive["patterns"]
             raw_names = archive["names"] if "names" in keys else None
@@ -493,7 +515,17 @@ def _read_png(path: Path) -> np.ndarray:
         DataError: If the file cannot be decoded or has an unexpected layout.
     """
     import matplotlib.image as mpimg  # lazy: matplotlib is only needed for images
+    from PIL import Image
 
+    _check_file(path)
+    try:
+        with Image.open(path) as im:  # reads the header only: the size before decoding
+            width, height = im.size
+    except Exception as exc:  # Pillow raises many types (UnidentifiedImageError, OSError...)
+        raise DataError(f"{path}: cannot read PNG image ({exc})") from exc
+    if width * height > limit(UNITS_ENV):
+        raise DataError(f"{path}: a {height} x {width} image, more than the limit {limit(UNITS_ENV):,} "
+                        f"units per pattern; set {UNITS_ENV} to raise it")
     try:
         image = mpimg.imread(path)
     except Exception as exc:  # Pillow raises many types (UnidentifiedImageError, OSError...)

@@ -186,6 +186,10 @@ class AbstractPulsedDevice(AbstractDevice):
         return stuck, high
 
 
+MAX_STATES = 1 << 24
+"""Most conductance states a pulsed model accepts: 2^24 steps span the range at float32 resolution."""
+
+
 def check_common(dev: AbstractPulsedDevice) -> None:
     """Validate the fields every pulsed model shares; ConfigError names the field."""
     positive("g_min", dev.g_min, allow_zero=True)
@@ -196,6 +200,9 @@ def check_common(dev: AbstractPulsedDevice) -> None:
             f"got g_min={dev.g_min!r} >= g_max={dev.g_max!r}"
         )
     positive_int("n_states", dev.n_states, minimum=2)
+    if dev.n_states > MAX_STATES:
+        raise ConfigError(f"n_states must be an integer in 2..{MAX_STATES:,} (2^24: finer steps than float32 "
+                          f"resolves; for an analog device use model 'ideal'), got {dev.n_states!r}")
     in_range("asymmetry", dev.asymmetry, -1.0, 1.0, closed=False)
     positive("energy_per_pulse", dev.energy_per_pulse, allow_zero=True)
     if not isinstance(dev.nonideal, NonIdeal):

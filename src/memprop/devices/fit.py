@@ -36,6 +36,7 @@ import numpy as np
 import torch
 
 from ..errors import ConfigError, DataError
+from ..limits import FILE_BYTES_ENV, limit
 from .base import AbstractPulsedDevice, pulse_energy
 from .constant import ConstantStepDevice
 from .exponential import NL_MAX, ExpStepDevice
@@ -137,10 +138,21 @@ def read_sweeps(path: str | os.PathLike) -> Sweeps:
     """
     path = Path(path)
     src = str(path)
+    if path.is_dir():
+        raise DataError(f"{src}: is a folder; give the CSV file of the measured sweeps")
     if not path.is_file():
-        raise DataError(f"{src}: no such file")
-    with open(path, newline="", encoding="utf-8") as f:
-        rows = [r for r in csv.reader(f) if r and any(c.strip() for c in r) and not r[0].lstrip().startswith("#")]
+        raise DataError(f"{src}: no such file" if not path.exists() else f"{src}: not a plain file")
+    cap = limit(FILE_BYTES_ENV)
+    if path.stat().st_size > cap:
+        raise DataError(f"{src}: larger than the limit {cap:,} bytes; set {FILE_BYTES_ENV} to raise it")
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = [r for r in csv.reader(f) if r and any(c.strip() for c in r)
+                    and not r[0].lstrip().startswith("#")]
+    except UnicodeDecodeError as e:
+        raise DataError(f"{src}: not a UTF-8 text file ({e.reason} at byte {e.start})") from None
+    except (OSError, csv.Error) as e:
+        raise DataError(f"{src}: cannot read as CSV ({e})") from None
     if len(rows) < 2:
         raise DataError(f"{src}: needs a header row and data rows, found {len(rows)} row(s)")
     header = [h.strip() for h in rows[0]]
@@ -340,6 +352,10 @@ class _Problem:
         return torch.cat(out, dim=-1)
 
 
+MAX_SIEMENS = 1e3
+"""Largest conductance a fit accepts: far above any device, far below float overflow."""
+
+
 def fit_device(sweeps: Sweeps, model: str = "exponential", *, energy_per_pulse: float | None = None,
                seed: int = 0) -> FitResult:
     """Fit ``model`` to measured sweeps (method in the module docstring).
@@ -353,6 +369,9 @@ def fit_device(sweeps: Sweeps, model: str = "exponential", *, energy_per_pulse: 
         raise ConfigError(f"model must be one of {', '.join(map(repr, FIT_MODELS))}; got {model!r}")
     parts, y = _stack(sweeps)
     lo, hi = float(y.min()), float(y.max())
+    if max(abs(lo), abs(hi)) > MAX_SIEMENS:
+        raise DataError(f"{sweeps.source}: conductances up to {max(abs(lo), abs(hi)):.3g}; expected values in "
+                        f"siemens, at most {MAX_SIEMENS:g} (memristive devices: about 1e-9 to 1e-1 S)")
     if hi <= lo:
         raise DataError(f"{sweeps.source}: all conductances are equal; nothing to fit")
     yn = (y - lo) / (hi - lo)  # work in [0, 1]: well-scaled for L-BFGS

@@ -31,6 +31,7 @@ from typing import Any
 
 from .._atomic import atomic_write_bytes
 from ..errors import ConfigError
+from ..limits import FILE_BYTES_ENV, limit
 from .base import AbstractDevice
 from .constant import ConstantStepDevice
 from .exponential import ExpStepDevice
@@ -108,14 +109,26 @@ def device_to_dict(device: AbstractDevice) -> dict[str, Any]:
 def load_device(path: str | os.PathLike) -> AbstractDevice:
     """Read a device TOML file (top level, or a ``[device]`` table)."""
     path = Path(path)
-    if not path.is_file():
+    if path.is_dir():
+        raise ConfigError(f"device file {str(path)!r} is a folder; give a device .toml file")
+    if not path.exists():
         raise ConfigError(f"device file {str(path)!r} does not exist")
+    if not path.is_file():
+        raise ConfigError(f"device file {str(path)!r} is not a plain file")
+    cap = limit(FILE_BYTES_ENV)
+    if path.stat().st_size > cap:
+        raise ConfigError(f"device file {str(path)!r}: larger than the limit {cap:,} bytes; set "
+                          f"{FILE_BYTES_ENV} to raise it")
     tomllib = _tomllib()
     try:
         with open(path, "rb") as f:
             data = tomllib.load(f)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: not valid TOML ({e})") from e
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not a UTF-8 text file ({e.reason} at byte {e.start})") from None
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read ({e.strerror or e})") from None
     if "device" in data and isinstance(data["device"], dict):
         data = data["device"]
     return device_from_dict(data, source=str(path))

@@ -86,7 +86,8 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
     try:
         raw = torch.load(p, map_location="cpu", weights_only=True)
     except (RuntimeError, pickle.UnpicklingError, zipfile.BadZipFile, EOFError, OSError, ValueError) as e:
-        raise DataError(f"{p}: not a readable memprop checkpoint ({type(e).__name__}: {e})") from None
+        first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        raise DataError(f"{p}: not a readable memprop checkpoint ({type(e).__name__}: {first[:200]})") from None
     if not isinstance(raw, dict) or raw.get("format") != FORMAT:
         raise DataError(f"{p}: not a memprop checkpoint (format {raw.get('format') if isinstance(raw, dict) else None!r})")
     if raw.get("version") != VERSION:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import torch
 
 from .._validate import choice, positive_int
-from ..errors import ConvergenceError
+from ..errors import ConfigError, ConvergenceError
 from ..learning import EquilibriumPropagation, RecurrentBackprop, implicit_gradient
 from ..networks import AdditiveNetwork, EnergyNetwork, LayeredNetwork, init_symmetric
 from ..solvers import AndersonSolver, EulerSolver, relax
@@ -72,6 +72,10 @@ def build(model: str, n: int, seed: int):
     return net, x, target
 
 
+MAX_N = 2000
+"""Largest network of the check (the exact gradient solves dense n x n systems)."""
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class GradcheckConfig:
     """Which model, how large, which seed, on which torch device (always float64)."""
@@ -88,6 +92,9 @@ class GradcheckConfig:
 
         choice("model", self.model, MODELS)
         positive_int("n", self.n, minimum=3)
+        if self.n > MAX_N:
+            raise ConfigError(f"n must be an integer in 3..{MAX_N} (the exact gradient solves dense n x n "
+                              f"systems, O(n^3)), got {self.n!r}")
         positive_int("seed", self.seed, minimum=0)
         check_runtime(self.torch_device, None)
 
@@ -148,11 +155,16 @@ def _flatten(prefix: str, obj, out: dict) -> None:
         out[prefix] = obj
 
 
+def sweep_config(settings: dict, seed: int) -> GradcheckConfig:
+    """The config of a sweep task (defaults: model additive, n 30)."""
+    return GradcheckConfig(model=settings.get("model", "additive"), n=settings.get("n", 30), seed=seed)
+
+
 def sweep_task(settings: dict, seed: int) -> dict:
     """:func:`gradcheck` as a sweep task. Metrics: the agreement figures flattened with ``/``,
     e.g. ``rbp/cosine``, ``ep/centred/0.01/cosine``; a failed EP point gives NaN numbers and its
     message in ``.../error``."""
-    result = gradcheck(str(settings.get("model", "additive")), n=int(settings.get("n", 30)), seed=seed)
+    result = run(sweep_config(settings, seed))
     out: dict = {}
     for key in ("rbp", "ep"):
         if key in result:

@@ -38,7 +38,13 @@ class Study:
     """``run(config, *, progress=None) -> result``."""
     section: Callable[..., Any] | None = None
     """``section(result, *, command) -> report.Section`` for the studies of the paper."""
+    check: Callable[[Any], Any] | None = None
+    """``check(config)``: what the config alone cannot tell (input files, sizes against memory),
+    checked before a run starts or a sweep's store is created; raises a MempropError."""
     sweep_task: Callable[[dict[str, Any], int], dict[str, Any]] | None = None
+    sweep_config: Callable[[dict[str, Any], int], Any] | None = None
+    """``sweep_config(settings, seed) -> config``: the config a task runs (building it validates
+    the settings), so that a sweep is checked completely before it starts."""
     sweep_settings: Mapping[str, SettingType] | None = None
     doc: str = ""
 
@@ -50,16 +56,22 @@ class Study:
 
 STUDIES: Mapping[str, Study] = MappingProxyType({
     "reconstruction": Study(name="reconstruction", title=reconstruction.TITLE, run=reconstruction.run,
-                            section=reconstruction.section, sweep_task=reconstruction_sweep.sweep_task,
+                            section=reconstruction.section, check=reconstruction.check,
+                            sweep_task=reconstruction_sweep.sweep_task,
+                            sweep_config=reconstruction_sweep.sweep_config,
                             sweep_settings=reconstruction_sweep.SWEEP_SETTINGS,
                             doc="pattern reconstruction (Figures 1-4, Table 1)"),
     "classification": Study(name="classification", title=classification.TITLE, run=classification.run,
-                            section=classification.section, sweep_task=classification_sweep.sweep_task,
+                            section=classification.section, check=classification.check,
+                            sweep_task=classification_sweep.sweep_task,
+                            sweep_config=classification_sweep.sweep_config,
                             sweep_settings=classification_sweep.SWEEP_SETTINGS, doc="EP classifier (Figure 5)"),
     "devices": Study(name="devices", title=devices.TITLE, run=devices.run, section=devices.section,
-                     sweep_task=devices_sweep.sweep_task, sweep_settings=devices_sweep.SWEEP_SETTINGS,
+                     sweep_task=devices_sweep.sweep_task, sweep_config=devices_sweep.sweep_config,
+                     sweep_settings=devices_sweep.SWEEP_SETTINGS,
                      doc="memristive device study"),
     "gradcheck": Study(name="gradcheck", title=gradcheck.TITLE, run=gradcheck.run, sweep_task=gradcheck.sweep_task,
+                       sweep_config=gradcheck.sweep_config,
                        sweep_settings=gradcheck.SWEEP_SETTINGS, doc="RBP/EP against the exact gradient"),
 })
 """Studies by name, in report order."""

@@ -47,7 +47,8 @@ def plot_sweep(
     with opened(store) as st:
         results = sorted(st.rows(status="done"), key=row_order)
     if not results:
-        raise ConfigError("no done rows in the store to plot")
+        raise ConfigError(f"{store}: no done rows in the store to plot (run the sweep first: memprop sweep "
+                          f"status {store})")
     flats = [flat_columns(r) for r in results]
     rows = [f for f, _ in flats]
     setting_cols = {c for _, cols in flats for c in cols}
@@ -58,7 +59,7 @@ def plot_sweep(
             raise ConfigError(f"{name}: unknown column {col!r}; available: {', '.join(columns)}")
     rows = [r for r in rows if all(matches(r.get(k), v) for k, v in (where or {}).items())]
     if not rows:
-        raise ConfigError(f"no done rows match where={dict(where or {})!r}")
+        raise ConfigError(f"{store}: no done rows match where={dict(where or {})!r}")
     used = {x, y, hue, facet, *(where or {})}
     pooled = sorted(k for k in setting_cols - used
                     if len({json.dumps(r.get(k), sort_keys=True) for r in rows}) > 1)

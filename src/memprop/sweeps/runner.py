@@ -28,9 +28,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ..errors import ConfigError, MempropError
+from ..limits import TASKS_ENV, limit
 from ..progress import Progress
 from .spec import SweepSpec, Task, load_spec
 from .store import ResultStore, TaskResult
+from .tasks import check_tasks
 
 LOCAL = "local"
 
@@ -134,6 +136,7 @@ def run_sweep(
     progress: Progress | None = None,
     retry_failed: bool = True,
     timeout: float = 30.0,
+    max_tasks: int | None = None,
 ) -> SweepSummary:
     """Run every task of ``spec`` not yet done in the store at ``store_path``.
 
@@ -148,6 +151,7 @@ def run_sweep(
         retry_failed: also rerun tasks whose row says ``failed`` (default); done rows are
             always kept.
         timeout: seconds to wait for a scheduler given by address.
+        max_tasks: refuse a spec of more tasks (default: ``$MEMPROP_MAX_TASKS``, else 1,000,000).
 
     Returns:
         A :class:`SweepSummary`.
@@ -167,7 +171,14 @@ def run_sweep(
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
                                 or workers < 1):
         raise ConfigError(f"workers must be an integer >= 1, got {workers!r}")
+    # Everything is checked before the store is created or a cluster started: the task count
+    # (counted, not listed), then every task's config and the study's own checks.
+    cap = limit(TASKS_ENV) if max_tasks is None else max_tasks
+    if spec.size() > cap:
+        raise ConfigError(f"{spec.name or spec.study}: {spec.size():,} tasks, more than the limit {cap:,}; "
+                          f"shrink the grid or the seeds, or raise the limit (--max-tasks or {TASKS_ENV})")
     tasks = spec.tasks()
+    check_tasks(spec.study, tasks)
     with ResultStore(store_path) as store:
         store.record_spec(spec.to_dict())
         before = store.statuses()

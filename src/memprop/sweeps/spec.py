@@ -252,6 +252,11 @@ class SweepSpec:
                 rand[k] = d
         return replace(self, fixed=fixed, grid=grid, random=rand)
 
+    def size(self) -> int:
+        """The number of tasks, counted without listing them (an upper bound: equal random draws
+        of a ``choice`` are one point)."""
+        return math.prod(len(v) for v in self.grid.values()) * max(self.samples, 1) * len(self.seeds)
+
     def points(self) -> list[dict[str, Scalar]]:
         """Every distinct setting combination, grid-major, in a stable order."""
         grid_points = [dict(zip(self.grid, combo))

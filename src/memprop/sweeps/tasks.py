@@ -93,6 +93,28 @@ def coerce(where: str, value: Any, kind: SettingType) -> Scalar:
     )
 
 
+def check_tasks(study_name: str, tasks: list) -> None:
+    """Build every task's config (which validates its settings and seed) and run the study's
+    ``check`` once per distinct setting point, so that a sweep fails before it starts.
+
+    Raises:
+        MempropError: naming the task's settings and seed, then the problem.
+    """
+    from ..errors import MempropError
+
+    entry = study(study_name)
+    checked: set[str] = set()
+    for t in tasks:
+        try:
+            cfg = entry.sweep_config(dict(t.settings), t.seed) if entry.sweep_config is not None else None
+            if cfg is not None and entry.check is not None and t.hash not in checked:
+                checked.add(t.hash)
+                entry.check(cfg)
+        except MempropError as e:
+            shown = ", ".join(f"{k} = {v!r}" for k, v in t.settings.items()) or "the defaults"
+            raise type(e)(f"task ({shown}; seed {t.seed}): {e}") from None
+
+
 def settings_hash(study_name: str, settings: Mapping[str, Scalar]) -> str:
     """Stable hash of a task's settings (with its study): 16 hex digits of SHA-256.
 

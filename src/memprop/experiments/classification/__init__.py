@@ -16,6 +16,7 @@ from .config import EPConfig as EPConfig
 from .config import fig5_config as fig5_config
 from .data import Split as Split
 from .data import load_split as load_split
+from .run import check as check
 from .run import csv_rows as csv_rows
 from .run import run as run
 from .training import EPState as EPState

@@ -8,12 +8,13 @@ other digit 0-4 of the subset held out (2,131 digits).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
 
 from ...data import load_builtin_mnist, load_mnist_idx, select_classes, split_train_test, to_inputs
-from ...errors import ConfigError
+from ...errors import ConfigError, DataError
 from .config import DataConfig
 
 
@@ -69,7 +70,16 @@ def load_split(cfg: DataConfig) -> Split:
     else:
         tr_images, tr_labels = load_mnist_idx(cfg.data_dir, "train")
         te_images, te_labels = load_mnist_idx(cfg.data_dir, "test")
-        xtr, ytr = select_classes(tr_images, tr_labels, cfg.classes, cfg.per_class, generator=g)
+        for prefix, labels in (("train", tr_labels), ("t10k", te_labels)):
+            missing = [c for c in cfg.classes if not bool((labels == c).any())]
+            if missing:
+                raise DataError(f"{Path(cfg.data_dir) / prefix}-labels-idx1-ubyte: no digits of class(es) "
+                                f"{missing} ({labels.numel()} labels in all); choose --classes among those "
+                                f"the file holds")
+        try:
+            xtr, ytr = select_classes(tr_images, tr_labels, cfg.classes, cfg.per_class, generator=g)
+        except ConfigError as e:
+            raise ConfigError(f"{Path(cfg.data_dir) / 'train-labels-idx1-ubyte'}: {e}") from None
         xte, yte = select_classes(te_images, te_labels, cfg.classes, None, generator=g)
         source = f"IDX files in {cfg.data_dir}"
     return Split(to_inputs(xtr), ytr, to_inputs(xte), yte, n_classes, source)

@@ -8,10 +8,25 @@ from typing import Any
 
 import torch
 
+from ...limits import check_memory
 from ...progress import Progress
 from .config import ClassificationConfig
 from .data import Split, load_split
 from .training import device_summary, run_backprop, run_ep
+
+
+def check(cfg: ClassificationConfig, split: Split | None = None) -> Split:
+    """What ``cfg`` alone cannot tell, checked before a run starts: the data (loaded and split,
+    returned) and an estimate of the run's memory (weights with their gradients and work copies,
+    the persistent free states and the inputs)."""
+    split = load_split(cfg.data) if split is None else split
+    n_train, n_inputs = split.x_train.shape
+    sizes = (n_inputs, *cfg.ep.hidden, split.n_classes)
+    weights = sum(a * b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
+    itemsize = 8 if cfg.dtype == "float64" else 4
+    nbytes = itemsize * (4 * weights + n_train * sum(sizes[1:])) + 4 * split.x_train.numel()
+    check_memory(f"hidden {list(cfg.ep.hidden)} with {n_train:,} training digits", nbytes, device=cfg.torch_device)
+    return split
 
 
 def run(cfg: ClassificationConfig, *, progress: Progress | None = None, checkpoint: str | Path | None = None,
@@ -30,7 +45,7 @@ def run(cfg: ClassificationConfig, *, progress: Progress | None = None, checkpoi
     ``stop_after``: stop after that epoch (as if interrupted; the checkpoint then resumes).
     """
     t0 = time.perf_counter()
-    split = load_split(cfg.data) if split is None else split
+    split = check(cfg, split)
     t_ep = time.perf_counter()
     state = run_ep(cfg, split, progress=progress, checkpoint=checkpoint, resume=resume, stop_after=stop_after)
     t_ep = time.perf_counter() - t_ep

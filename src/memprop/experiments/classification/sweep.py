@@ -30,13 +30,8 @@ SWEEP_SETTINGS: dict[str, type | tuple] = {
 ``per_class = 0`` means every digit of the classes, split by ``test_fraction``."""
 
 
-def sweep_task(settings: dict[str, Any], seed: int) -> dict[str, Any]:
-    """One classification run for a sweep: Figure 5's settings changed by ``settings``.
-
-    ``seed`` seeds the split, the initialisation and the minibatch order, so a task is a
-    deterministic function of (settings, seed). Metrics: the final held-out and training error,
-    the backprop reference's held-out error (when ``backprop`` is true) and the run's seconds.
-    """
+def sweep_config(settings: dict[str, Any], seed: int) -> ClassificationConfig:
+    """The config of a sweep task: Figure 5's settings changed by ``settings``."""
     base = fig5_config(seed=seed)
     ep, data = base.ep, base.data
     ep_changes: dict[str, Any] = {k: settings[k] for k in
@@ -57,10 +52,21 @@ def sweep_task(settings: dict[str, Any], seed: int) -> dict[str, Any]:
     data = dataclasses.replace(data, **data_changes)
     bp = BackpropConfig.like(ep) if settings.get("backprop", False) else None
     runtime = {k: settings[k] for k in ("torch_device", "dtype") if k in settings}
-    result = run(ClassificationConfig(data=data, ep=ep, backprop=bp, **runtime))
+    return ClassificationConfig(data=data, ep=ep, backprop=bp, **runtime)
+
+
+def sweep_task(settings: dict[str, Any], seed: int) -> dict[str, Any]:
+    """One classification run for a sweep: Figure 5's settings changed by ``settings``.
+
+    ``seed`` seeds the split, the initialisation and the minibatch order, so a task is a
+    deterministic function of (settings, seed). Metrics: the final held-out and training error,
+    the backprop reference's held-out error (when ``backprop`` is true) and the run's seconds.
+    """
+    cfg = sweep_config(settings, seed)
+    result = run(cfg)
     last = result["epochs"][-1]
     metrics = {"test_error": last["test_error"], "train_error": last["train_error"],
                "epochs": last["epoch"], "seconds": result["seconds"]}
-    if bp is not None:
+    if cfg.backprop is not None:
         metrics["backprop_test_error"] = result["backprop_reference"]["test_error"]
     return metrics

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
+from ..._runtime import check_runtime
+from ..._validate import choice, in_range, positive_int
 from ...crossbar import CrossbarConfig
 from ...devices.presets import resolve_device
-from ...errors import ConfigError
 from .config import BASE_STATES, W_MAX_CLASSIFICATION, W_MAX_RECONSTRUCTION, Point, base_device
 from .run import classification_points, reconstruction_points
 
@@ -34,10 +35,23 @@ base-device settings (states, nonlinearity, c2c, d2d, stuck_fraction) apply to c
 exponential only."""
 
 
-def sweep_task(settings: dict[str, Any], seed: int) -> dict[str, Any]:
-    """One in situ run: metrics ``accuracy`` (reconstruction) or ``test_error``
-    (classification), ``pulses``, ``energy_j`` and ``seconds``."""
-    task = settings.get("task", "reconstruction")
+class SweepTaskConfig(NamedTuple):
+    """What one device sweep task runs (built and checked by :func:`sweep_config`)."""
+
+    task: str
+    rule: str
+    point: Point
+    epochs: int | None
+    samples: int
+    p: float
+    seed: int
+    torch_device: str
+    dtype: str | None
+
+
+def sweep_config(settings: dict[str, Any], seed: int) -> SweepTaskConfig:
+    """The task's device, crossbar and protocol, checked (defaults: the study's base device)."""
+    task = choice("task", settings.get("task", "reconstruction"), ("reconstruction", "classification"))
     spec = settings.get("device", "constant")
     if spec in ("constant", "exponential"):
         device = base_device(states=settings.get("states", BASE_STATES), c2c=settings.get("c2c", 0.0),
@@ -48,16 +62,28 @@ def sweep_task(settings: dict[str, Any], seed: int) -> dict[str, Any]:
     w_max = settings.get("w_max", W_MAX_RECONSTRUCTION if task == "reconstruction" else W_MAX_CLASSIFICATION)
     scheme = settings.get("scheme", "stochastic")
     xcfg = CrossbarConfig(device=device, w_max=w_max, scheme=scheme, pairing=settings.get("pairing", "one"))
-    pt = Point("sweep", spec, xcfg, scheme)
-    runtime = {"torch_device_name": settings.get("torch_device", "cpu"), "dtype": settings.get("dtype")}
-    if task == "classification":
-        (p,) = classification_points([pt], quick=False, seed=seed, epochs=settings.get("epochs"), **runtime)
+    epochs = settings.get("epochs", 300 if task == "reconstruction" else None)
+    if epochs is not None:
+        positive_int("epochs", epochs)
+    samples = positive_int("samples_per_class", settings.get("samples_per_class", 1000))
+    p = in_range("p", settings.get("p", 0.1), 0.0, 1.0)
+    positive_int("seed", seed, minimum=0)
+    torch_device = settings.get("torch_device", "cpu")
+    check_runtime(torch_device, settings.get("dtype"))
+    return SweepTaskConfig(task, settings.get("rule", "ep"), Point("sweep", spec, xcfg, scheme), epochs, samples,
+                           p, seed, torch_device, settings.get("dtype"))
+
+
+def sweep_task(settings: dict[str, Any], seed: int) -> dict[str, Any]:
+    """One in situ run: metrics ``accuracy`` (reconstruction) or ``test_error``
+    (classification), ``pulses``, ``energy_j`` and ``seconds``."""
+    c = sweep_config(settings, seed)
+    runtime = {"torch_device_name": c.torch_device, "dtype": c.dtype}
+    if c.task == "classification":
+        (p,) = classification_points([c.point], quick=False, seed=seed, epochs=c.epochs, **runtime)
         metric = "test_error"
-    elif task == "reconstruction":
-        (p,) = reconstruction_points([pt], settings.get("rule", "ep"), epochs=settings.get("epochs", 300),
-                                     samples=settings.get("samples_per_class", 1000), p=settings.get("p", 0.1),
-                                     seed=seed, **runtime)
-        metric = "accuracy"
     else:
-        raise ConfigError(f"task must be 'reconstruction' or 'classification', got {task!r}")
+        (p,) = reconstruction_points([c.point], c.rule, epochs=c.epochs, samples=c.samples, p=c.p, seed=seed,
+                                     **runtime)
+        metric = "accuracy"
     return {metric: p["result"], "pulses": p["pulses"], "energy_j": p["energy_j"], "seconds": p["seconds"]}

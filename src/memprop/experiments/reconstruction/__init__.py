@@ -12,6 +12,8 @@ from .config import VARIANTS as VARIANTS
 from .config import RecallConfig as RecallConfig
 from .config import ReconstructionConfig as ReconstructionConfig
 from .config import TrainConfig as TrainConfig
+from .config import check as check
+from .config import check_patterns as check_patterns
 from .config import quick_config as quick_config
 from .run import CSV_ROWS as CSV_ROWS
 from .run import fig1 as fig1

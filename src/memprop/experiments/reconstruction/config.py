@@ -34,8 +34,9 @@ from ..._runtime import DTYPES, check_runtime
 from ..._validate import choice, in_range, positive, positive_int
 from ...crossbar import CrossbarConfig
 from ...data import PatternSet, default_patterns, load_patterns
-from ...errors import ConfigError
+from ...errors import ConfigError, DataError
 from ...learning.ep import ESTIMATORS
+from ...limits import check_memory
 
 TITLE = "Pattern reconstruction (Table 1, Figures 1-4): EP and RBP against Hebbian and Storkey"
 
@@ -128,7 +129,7 @@ class TrainConfig:
     """Training precision (float64: residuals of 1e-6 are below float32's rounding floor)."""
 
     def __post_init__(self):
-        positive_int("epochs", self.epochs, minimum=0)
+        positive_int("epochs", self.epochs)
         positive("init_scale", self.init_scale)
         positive("beta", self.beta)
         choice("estimator", self.estimator, ESTIMATORS)
@@ -340,3 +341,47 @@ def load_pattern_set(spec: str, dtype: torch.dtype | None = None) -> PatternSet:
     if dtype is not None and ps.patterns.dtype != dtype:
         ps = dataclasses.replace(ps, patterns=ps.patterns.to(dtype))
     return ps
+
+
+def check_patterns(ps: PatternSet) -> None:
+    """Refuse a pattern set the study cannot measure: fewer than two patterns, a constant pattern
+    (its correlation with the others is undefined) or two identical patterns (a recall of one
+    could not be told from the other).
+
+    Raises:
+        DataError: naming the file (``ps.source``) and the patterns at fault.
+    """
+    x = ps.patterns
+    if x.shape[0] < 2:
+        raise DataError(f"{ps.source}: holds {x.shape[0]} pattern; the reconstruction study needs at least 2 "
+                        f"to tell apart")
+    constant = (x == x[:, :1]).all(dim=1)
+    if bool(constant.any()):
+        names = [ps.names[i] for i in constant.nonzero().flatten().tolist()][:5]
+        raise DataError(f"{ps.source}: pattern(s) {names} are constant (every unit equal); recall of a "
+                        f"constant pattern is trivial and its correlation with the others undefined")
+    _, group, counts = torch.unique((x > 0).to(torch.int8), dim=0, return_inverse=True, return_counts=True)
+    if bool((counts > 1).any()):
+        dup = (counts[group] > 1).nonzero().flatten().tolist()
+        first = {}
+        pairs = []
+        for i in dup:  # at most P indices, only when there are duplicates
+            g = int(group[i])
+            if g in first:
+                pairs.append(f"{ps.names[first[g]]!r} = {ps.names[i]!r}")
+            else:
+                first[g] = i
+        raise DataError(f"{ps.source}: identical patterns ({', '.join(pairs[:5])}); recall cannot tell them apart, "
+                        f"remove the duplicates")
+
+
+def check(cfg: ReconstructionConfig) -> None:
+    """What ``cfg`` alone cannot tell, checked before a run starts: the pattern file, the fit of the
+    K grid with its size, and the memory of the largest training stack (an estimate)."""
+    ps = load_pattern_set(cfg.patterns)
+    check_patterns(ps)
+    ks = cfg.k_grid(ps.n)
+    # Figure 2 trains one stack per rule over the K grid: weights, gradient and a work copy.
+    itemsize = torch.tensor([], dtype=cfg.train_dtype()).element_size()
+    check_memory(f"patterns {cfg.patterns} (N = {ps.n} units)",
+                 3 * itemsize * ps.n**2 * len(ks) * len(cfg.fig2_rules), device=cfg.torch_device)
