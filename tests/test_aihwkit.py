@@ -463,3 +463,18 @@ def test_import_and_export_files(tmp_path):
         import_device(tmp_path / "d.yaml")
     with pytest.raises(ConfigError, match="does not exist"):
         import_device(tmp_path / "missing.json")
+
+
+def test_a_device_in_aihwkit_terms_trains_in_situ(tmp_path, capsys):
+    """``memprop device import X.json --out x.toml`` then ``memprop train classify --device x.toml``."""
+    from memprop.cli import main
+
+    (tmp_path / "x.json").write_text(json.dumps({"class": "SoftBoundsDevice", "dw_min": 0.02, "up_down": 0.1,
+                                                 "w_max": 1.0, "w_min": -1.0}))
+    assert main(["device", "import", str(tmp_path / "x.json"), "--out", str(tmp_path / "x.toml")]) == 0
+    assert main(["train", "classify", "--device", str(tmp_path / "x.toml"), "--hidden", "8", "--classes", "0-1",
+                 "--per-class", "10", "--epochs", "1", "--eval-steps", "5", "--no-backprop", "--quiet",
+                 "--out", str(tmp_path / "run")]) == 0
+    result = json.loads((tmp_path / "run" / "classify.json").read_text())
+    assert result["device"]["model"]["model"] == "soft-bounds" and result["device"]["pulses"] > 0
+    assert result["provenance"]["command"].startswith("memprop train classify --device")

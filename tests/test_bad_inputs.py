@@ -169,6 +169,11 @@ CASES = [
     Case("env-cache-file", RECON, "MEMPROP_CACHE_DIR", setup=lambda d: (d / "f").write_text("x"),
          env={"MEMPROP_CACHE_DIR": "{d}/f"}),
     Case("env-mnist-missing", TRAIN, "MEMPROP_MNIST_DIR", env={"MEMPROP_MNIST_DIR": "{d}/nowhere"}),
+    Case("env-mnist-reproduce", CLASSIFY, "MEMPROP_MNIST_DIR", env={"MEMPROP_MNIST_DIR": "{d}/nowhere"}),
+    Case("env-max-tasks-text", "device list", "MEMPROP_MAX_TASKS", env={"MEMPROP_MAX_TASKS": "many"}),
+    Case("env-max-units-zero", "device list", "MEMPROP_MAX_UNITS", env={"MEMPROP_MAX_UNITS": "0"}),
+    Case("env-memory-check", "device list", "MEMPROP_MEMORY_CHECK", env={"MEMPROP_MEMORY_CHECK": "maybe"}),
+    Case("env-max-units-small", RECON, "MEMPROP_MAX_UNITS", env={"MEMPROP_MAX_UNITS": "50"}),
     Case("unknown-command", "frobnicate", "frobnicate"),
     Case("no-command", "", "command"),
     # ---- gradcheck
@@ -250,6 +255,7 @@ CASES = [
     Case("recon-scheme", RECON + " --device ideal --scheme sloppy", "--scheme"),
     # ---- reproduce classification / devices
     Case("classify-epochs-zero", CLASSIFY + " --epochs 0", "epochs"),
+    Case("classify-data-dir-missing", CLASSIFY + " --data-dir {d}/nowhere", "{d}/nowhere"),
     Case("classify-device-missing", CLASSIFY + " --device {d}/none.toml", "{d}/none.toml"),
     Case("devices-rules", "reproduce devices --quick --rules storkey", "--rules"),
     # ---- train classify
@@ -310,6 +316,8 @@ CASES = [
                                   + "p = [" + ", ".join(f"{i / 1000:.3f}" for i in range(1, 500)) + "]\n"
                                   + "K = [" + ", ".join(str(i) for i in range(90)) + "]\n"
                                   + "eta = [" + ", ".join(f"{0.001 * i:.3f}" for i in range(1, 6)) + "]\n")),
+    Case("sweep-max-tasks", "sweep run {d}/spec.toml --store {d}/s.db --max-tasks 5", "tasks",
+         setup=lambda d: _spec(d, 'study = "selftest"\nseeds = 3\n[grid]\nx = [1, 2, 3]\n')),
     Case("sweep-unknown-setting", "sweep run {d}/spec.toml --store {d}/s.db", "colour",
          setup=lambda d: _spec(d, 'study = "reconstruction"\n[grid]\ncolour = [1]\n')),
     Case("sweep-empty-grid-list", "sweep run {d}/spec.toml --store {d}/s.db", "grid.p",

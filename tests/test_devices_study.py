@@ -108,9 +108,11 @@ def test_run_result_files_and_section(tmp_path, monkeypatch):
     _tiny_study(monkeypatch)
     result = D.run(D.DevicesConfig(quick=True, seed=0, rules=("ep", "rbp")))
     assert not any(tmp_path.iterdir())  # run() computes; the CLI's writer writes
-    ADAPTERS["devices"].write(tmp_path, result)
+    ADAPTERS["devices"].write(tmp_path, result, {"command": "test"})
     section = D.section(result, command="memprop reproduce devices --quick")
-    assert json.loads((tmp_path / "devices.json").read_text()) == json.loads(json.dumps(result))
+    written = json.loads((tmp_path / "devices.json").read_text())
+    assert written.pop("provenance") == {"command": "test"}
+    assert written == json.loads(json.dumps(result))
     assert set(result) == {"config", "points", "seconds"}
     pts = result["points"]
     keys = {"study", "rule", "factor", "value", "metric", "result", "pulses", "energy_j"}

@@ -325,7 +325,7 @@ def _write(out, results) -> None:
     """The files of ``memprop reproduce reconstruction``: the CLI's writer of the study."""
     from memprop.cli.reproduce import ADAPTERS
 
-    ADAPTERS["reconstruction"].write(out, results)
+    ADAPTERS["reconstruction"].write(out, results, {"command": "test"})
 
 
 def test_run_writes_every_result_with_the_issue_shapes(tmp_path, npy_patterns):

@@ -135,7 +135,7 @@ def test_cli_device_option_parses_and_ideal_run_matches(tmp_path, npy_patterns):
     a, b = read_json(tmp_path / "free" / "table1.json"), read_json(tmp_path / "ideal" / "table1.json")
     assert a["accuracy"] == b["accuracy"] and "device" in b and "device" not in a
     assert read_json(tmp_path / "free" / "fig2.json")["points"] == read_json(tmp_path / "ideal" / "fig2.json")["points"]
-    timing = {"config", "seconds", "training_seconds"}
+    timing = {"config", "seconds", "training_seconds", "provenance"}
     for name in ("fig3", "fig4", "rbp"):  # every other result, bit for bit
         fa, fb = read_json(tmp_path / "free" / f"{name}.json"), read_json(tmp_path / "ideal" / f"{name}.json")
         assert {k: v for k, v in fa.items() if k not in timing} == {k: v for k, v in fb.items() if k not in timing}

@@ -88,3 +88,21 @@ def env_default(name: str) -> str | None:
     """The value of environment variable ``name`` (None when unset or empty)."""
     value = os.environ.get(name)
     return value if value else None
+
+
+MNIST_ENV = "MEMPROP_MNIST_DIR"
+"""Folder of the user's MNIST IDX files: the default of ``--data-dir`` wherever MNIST is read."""
+
+
+def mnist_dir(option: str | None) -> str | None:
+    """The MNIST folder: ``--data-dir`` if given, else ``$MEMPROP_MNIST_DIR`` (checked to be a
+    folder, the error naming the variable), else None (the shipped subset)."""
+    if option is not None:
+        return option
+    env = env_default(MNIST_ENV)
+    if env is not None and not os.path.isdir(env):
+        from ..errors import ConfigError
+
+        raise ConfigError(f"{MNIST_ENV}={env}: not a folder; set it to the folder of the MNIST IDX files "
+                          f"(train-*, t10k-*) or unset it to use the shipped subset")
+    return env

@@ -20,7 +20,8 @@ from .. import __version__
 from ..experiments.registry import STUDIES
 from ..io import write_csv, write_json
 from ..progress import Progress
-from .options import add_device_options, add_runtime_options, crossbar_config
+from ..provenance import now, provenance
+from .options import MNIST_ENV, add_device_options, add_runtime_options, crossbar_config, mnist_dir
 from .outputs import make_dir, output_dir
 
 
@@ -30,8 +31,9 @@ class Adapter:
 
     add_options: Callable[[argparse.ArgumentParser], None]
     config: Callable[[argparse.Namespace], Any]
-    write: Callable[[Path, dict[str, Any]], tuple[str, ...]]
-    """Write the result's files into a directory; returns the figure file names."""
+    write: Callable[[Path, dict[str, Any], dict[str, Any]], tuple[str, ...]]
+    """``write(out, result, provenance)``: the result's files (each JSON with the provenance record)
+    into a directory; returns the figure file names."""
 
 
 def _figure(out: Path, name: str, plot, result) -> tuple[str, ...]:
@@ -86,16 +88,16 @@ def _reconstruction_config(args: argparse.Namespace):
     return quick_config(**kw) if args.quick else ReconstructionConfig(**kw)
 
 
-def _reconstruction_write(out: Path, results: dict[str, Any]) -> tuple[str, ...]:
+def _reconstruction_write(out: Path, results: dict[str, Any], prov: dict[str, Any]) -> tuple[str, ...]:
     from ..experiments.reconstruction import CSV_ROWS
     from ..plotting import reconstruction as plots
 
     figures: tuple[str, ...] = ()
     for name, rows in CSV_ROWS.items():
-        write_json(out / f"{name}.json", results[name])
+        write_json(out / f"{name}.json", {**results[name], "provenance": prov})
         write_csv(out / f"{name}.csv", rows(results[name]))
         figures += _figure(out, name, getattr(plots, f"plot_{name}"), results[name])
-    write_json(out / "reconstruction_timing.json", results["timing"])
+    write_json(out / "reconstruction_timing.json", {**results["timing"], "provenance": prov})
     return figures
 
 
@@ -105,6 +107,9 @@ def _classification_options(p: argparse.ArgumentParser) -> None:
 
     p.add_argument("--epochs", type=int, default=None,
                    help=f"EP epochs (default {FIG5_EPOCHS}, Scellier & Bengio's; {FIG5_QUICK_EPOCHS} with --quick)")
+    p.add_argument("--data-dir", default=None,
+                   help=f"folder of MNIST IDX files (train-*, t10k-*); default ${MNIST_ENV}, else the shipped "
+                        f"10,000-digit subset")
     add_device_options(p)
 
 
@@ -112,15 +117,16 @@ def _classification_config(args: argparse.Namespace):
     from ..experiments.classification import fig5_config
 
     cfg = fig5_config(quick=args.quick, seed=args.seed, epochs=getattr(args, "epochs", None))
-    return dataclasses.replace(cfg, device=crossbar_config(args), torch_device=args.torch_device,
+    data = dataclasses.replace(cfg.data, data_dir=mnist_dir(getattr(args, "data_dir", None)))
+    return dataclasses.replace(cfg, data=data, device=crossbar_config(args), torch_device=args.torch_device,
                                dtype=args.dtype or "float32")
 
 
-def _classification_write(out: Path, result: dict[str, Any]) -> tuple[str, ...]:
+def _classification_write(out: Path, result: dict[str, Any], prov: dict[str, Any]) -> tuple[str, ...]:
     from ..experiments.classification import csv_rows
     from ..plotting.classification import plot_fig5
 
-    write_json(out / "fig5.json", result)
+    write_json(out / "fig5.json", {**result, "provenance": prov})
     write_csv(out / "fig5.csv", csv_rows(result))
     return _figure(out, "fig5", plot_fig5, result)
 
@@ -138,11 +144,11 @@ def _devices_config(args: argparse.Namespace):
                          torch_device=args.torch_device, dtype=args.dtype)
 
 
-def _devices_write(out: Path, result: dict[str, Any]) -> tuple[str, ...]:
+def _devices_write(out: Path, result: dict[str, Any], prov: dict[str, Any]) -> tuple[str, ...]:
     from ..experiments.devices import csv_rows
     from ..plotting.devices import plot_devices
 
-    write_json(out / "devices.json", result)
+    write_json(out / "devices.json", {**result, "provenance": prov})
     write_csv(out / "devices.csv", csv_rows(result))
     return _figure(out, "devices", plot_devices, result)
 
@@ -209,8 +215,11 @@ def command(args: argparse.Namespace) -> int:
     sections = []
     for name in names:
         study = STUDIES[name]
+        started = now()
         result = study.run(configs[name], progress=progress)
-        ADAPTERS[name].write(out, result)
+        prov = provenance(command=args.command_line, seed=args.seed, torch_device=args.torch_device,
+                          dtype=getattr(configs[name], "dtype", None), started=started)
+        ADAPTERS[name].write(out, result, prov)
         sections.append(study.section(result, command=args.command_line))
     header = (f"memprop {__version__}; run as `{args.command_line}`; torch threads: {args.threads_used}; "
               f"torch device: {args.torch_device}.")

@@ -9,17 +9,22 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from ..errors import ConfigError
 from ..io import write_csv, write_json
 from ..learning.backprop import LOSSES, OUTPUTS
 from ..learning.ep import ESTIMATORS
 from ..progress import Progress
-from .options import add_device_options, add_runtime_options, crossbar_config, env_default, spelling
+from ..provenance import now, provenance
+from .options import (
+    MNIST_ENV,
+    add_device_options,
+    add_runtime_options,
+    crossbar_config,
+    mnist_dir,
+    spelling,
+)
 from .outputs import make_dir, output_dir
-
-MNIST_ENV = "MEMPROP_MNIST_DIR"
 
 
 def add_parser(sub) -> None:
@@ -86,12 +91,7 @@ def train_config(args: argparse.Namespace):
         EPConfig,
     )
 
-    data_dir = args.data_dir
-    if data_dir is None and (env := env_default(MNIST_ENV)) is not None:
-        if not Path(env).is_dir():
-            raise ConfigError(f"{MNIST_ENV}={env}: not a folder; set it to the folder of the MNIST IDX files "
-                              f"(train-*, t10k-*) or unset it to use the shipped subset")
-        data_dir = env
+    data_dir = mnist_dir(args.data_dir)
     data = DataConfig(classes=args.classes, per_class=args.per_class, test_fraction=args.test_fraction,
                       data_dir=data_dir, split_seed=args.seed)
     ep = EPConfig(hidden=tuple(args.hidden or (500,)), epsilon=args.epsilon, free_steps=args.free_steps,
@@ -126,8 +126,10 @@ def command(args: argparse.Namespace) -> int:
     split = check(cfg)  # bad data, too large a network: reported before the folder is made
     make_dir(out)
     progress = Progress(enabled=not args.quiet)
+    started = now()
     result = run(cfg, progress=progress, checkpoint=ckpt, resume=args.resume, split=split)
-    write_json(out / "classify.json", result)
+    write_json(out / "classify.json", {**result, "provenance": provenance(
+        command=args.command_line, seed=args.seed, torch_device=args.torch_device, dtype=args.dtype, started=started)})
     write_csv(out / "classify.csv", csv_rows(result))
     try:
         from ..plotting import save

@@ -23,6 +23,27 @@ FORMATS = ("png", "pdf", "svg", "eps", "ps", "jpg", "jpeg", "tif", "tiff", "webp
 """Figure formats by file suffix (those matplotlib writes without an extra package)."""
 
 
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
+"""Okabe & Ito's colour-blind-safe palette (blue, orange, green, purple, sky, vermillion, yellow,
+black); every figure pairs a colour with a second cue (marker, line or frame style)."""
+
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+"""Markers in the order of :data:`PALETTE`: the second cue of a colour."""
+
+
+def integer_ticks(axis) -> None:
+    """Put the ticks of a matplotlib axis (``ax.xaxis``) on integers only (epochs, counts)."""
+    from matplotlib.ticker import MaxNLocator
+
+    axis.set_major_locator(MaxNLocator(integer=True))
+
+
+def text_colour(value: float, cmap, vmin: float = 0.0, vmax: float = 1.0) -> str:
+    """Black or white, whichever reads better on the colour ``cmap`` gives ``value``."""
+    r, g, b, _ = cmap((value - vmin) / (vmax - vmin) if vmax > vmin else 0.5)
+    return "black" if 0.299 * r + 0.587 * g + 0.114 * b > 0.5 else "white"
+
+
 def figure(**kw):
     """A new figure, outside pyplot (``Figure(**kw)``, default dpi 110)."""
     from matplotlib.figure import Figure

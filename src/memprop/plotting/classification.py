@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from . import figure, load
+from . import PALETTE, figure, integer_ticks, load
 
 
 def plot_fig5(result: Mapping[str, Any] | str | os.PathLike):
@@ -18,13 +18,14 @@ def plot_fig5(result: Mapping[str, Any] | str | os.PathLike):
     e = [r["epoch"] for r in epochs]
     fig = figure(figsize=(6.0, 4.0), dpi=120)
     ax = fig.subplots()
-    ax.plot(e, [r["train_error_100"] for r in epochs], "o-", color="tab:orange", ms=3,
+    train, test = PALETTE[1], PALETTE[0]
+    ax.plot(e, [r["train_error_100"] for r in epochs], "s-", color=train, ms=4,
             label="100 random training digits")
-    ax.plot(e, [r["test_error_100"] for r in epochs], "o-", color="tab:blue", ms=3,
+    ax.plot(e, [r["test_error_100"] for r in epochs], "o-", color=test, ms=4,
             label="100 random test digits")
-    ax.plot(e, [r["train_error"] for r in epochs], "--", color="tab:orange", lw=1,
+    ax.plot(e, [r["train_error"] for r in epochs], "--", color=train, lw=1,
             label=f"all {result['data']['n_train']} training digits")
-    ax.plot(e, [r["test_error"] for r in epochs], "--", color="tab:blue", lw=1,
+    ax.plot(e, [r["test_error"] for r in epochs], "--", color=test, lw=1,
             label=f"all {result['data']['n_test']} held-out digits")
     bp = result.get("backprop_reference")
     if bp:
@@ -33,6 +34,7 @@ def plot_fig5(result: Mapping[str, Any] | str | os.PathLike):
     sizes = "-".join(str(n) for n in [result["data"]["n_inputs"], *result["config"]["ep"]["hidden"],
                                       result["data"]["n_classes"]])
     ax.set_title(f"EP, {sizes}: error rates per epoch")
+    integer_ticks(ax.xaxis)
     ax.set_xlabel("epoch")
     ax.set_ylabel("error rate")
     ax.set_ylim(bottom=0.0)

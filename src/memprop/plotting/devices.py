@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from . import figure, load
+from . import PALETTE, figure, load
 
 
 def plot_devices(result: Mapping[str, Any] | str | os.PathLike):
@@ -17,18 +17,21 @@ def plot_devices(result: Mapping[str, Any] | str | os.PathLike):
     studies = [("reconstruction", "accuracy"), ("classification", "test error")]
     fig = figure(figsize=(11.0, 7.5), dpi=110)
     axes = fig.subplots(2, 2)
-    colours = {"ep": "tab:blue", "rbp": "tab:red"}
+    colours = {"ep": PALETTE[0], "rbp": PALETTE[5]}
+    markers = {("ep", "stochastic"): "o", ("ep", "deterministic"): "s", ("rbp", "stochastic"): "^",
+               ("rbp", "deterministic"): "v"}
     for col, (study, label) in enumerate(studies):
         ax = axes[0, col]
         for rule in ("ep", "rbp"):
             mine = [p for p in pts if p["study"] == study and p["rule"] == rule]
             if not mine:
                 continue
-            for rounding, style in (("deterministic", "s--"), ("stochastic", "o-")):
+            for rounding, line in (("deterministic", "--"), ("stochastic", "-")):
                 row = sorted((p["value"], p["result"]) for p in mine
                              if p["factor"] == "states" and p["rounding"] == rounding)
                 if row:
-                    ax.plot(*zip(*row), style, color=colours[rule], ms=4, label=f"{rule.upper()} {rounding}")
+                    ax.plot(*zip(*row), markers[rule, rounding] + line, color=colours[rule], ms=4,
+                            label=f"{rule.upper()} {rounding}")
             ideal = [p["result"] for p in mine if p["factor"] == "reference"]
             if ideal:
                 ax.axhline(ideal[0], color=colours[rule], lw=0.8, ls=":", label=f"{rule.upper()} ideal")
@@ -61,7 +64,7 @@ def plot_fit(sweeps, result):
     offset = 0.0
     for s, model in zip(sweeps.sweeps, model_curves(result.device, sweeps)):
         x = offset + s.pulses
-        color = "tab:red" if s.direction > 0 else "tab:blue"
+        color = PALETTE[5] if s.direction > 0 else PALETTE[0]
         ax.plot(x, s.g * 1e6, ".", ms=3, color=color, alpha=0.6)
         ax.plot(x, model * 1e6, "-", lw=1.5, color="black")
         offset = x[-1] + 1
@@ -71,8 +74,8 @@ def plot_fit(sweeps, result):
     ax.set_title(f"{Path(sweeps.source).name}: {dev.MODEL} fit, n_states={dev.n_states}, "
                  f"rmse={result.rmse / (dev.g_max - dev.g_min):.1%} of range, c2c={result.c2c:.2%}",
                  fontsize=9)
-    ax.plot([], [], ".", color="tab:red", label="potentiation data")
-    ax.plot([], [], ".", color="tab:blue", label="depression data")
+    ax.plot([], [], ".", color=PALETTE[5], label="potentiation data")
+    ax.plot([], [], ".", color=PALETTE[0], label="depression data")
     ax.plot([], [], "-", color="black", label="model")
     ax.legend(fontsize=8)
     fig.tight_layout()

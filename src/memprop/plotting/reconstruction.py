@@ -10,13 +10,14 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from . import figure, load
+from . import PALETTE, figure, integer_ticks, load, text_colour
 
-COLORS = {"ep": "tab:blue", "rbp": "tab:orange", "rbp_paper": "tab:orange",
-          "hebbian": "tab:gray", "storkey": "tab:green"}
+COLORS = {"ep": PALETTE[0], "rbp": PALETTE[1], "rbp_paper": PALETTE[5], "hebbian": "0.45", "storkey": PALETTE[2]}
+RULE_MARKERS = {"ep": "o", "rbp": "s", "rbp_paper": "D", "hebbian": "v", "storkey": "^"}
+"""Each rule's colour and marker: two cues, so the figures read without colour vision."""
 LABELS = {"ep": "EP", "rbp": "RBP (eta_rbp)", "rbp_paper": "RBP (paper eta)",
           "hebbian": "Hebbian", "storkey": "Storkey"}
-P_COLORS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown")
+P_COLORS = PALETTE
 
 
 def _label(result: dict, rule: str) -> str:
@@ -68,16 +69,21 @@ def plot_table1(result: Mapping[str, Any] | str | os.PathLike):
     r = load(result)
     rules = list(r["accuracy"])
     a = np.asarray([r["accuracy"][k] + [r["mean"][k]] for k in rules])
-    fig = figure(figsize=(11.0, 0.6 * len(rules) + 1.6))
+    from matplotlib import colormaps
+
+    cmap = colormaps["cividis"]
+    fig = figure(figsize=(11.5, 0.6 * len(rules) + 1.6))
     ax = fig.subplots()
-    ax.imshow(a, cmap="RdYlGn", vmin=0, vmax=1, aspect="auto")
+    im = ax.imshow(a, cmap=cmap, vmin=0, vmax=1, aspect="auto")
+    fig.colorbar(im, ax=ax, fraction=0.03, pad=0.01, label="accuracy")
     ax.set_xticks(range(a.shape[1]))
     ax.set_xticklabels([*r["classes"], "mean"], fontsize=8)
     ax.set_yticks(range(len(rules)))
     ax.set_yticklabels([_label(r, k) for k in rules], fontsize=8)
     for i in range(a.shape[0]):
         for j in range(a.shape[1]):
-            ax.text(j, i, f"{a[i, j]:.2f}", ha="center", va="center", fontsize=6.5)
+            ax.text(j, i, f"{a[i, j]:.2f}", ha="center", va="center", fontsize=7,
+                    color=text_colour(a[i, j], cmap), fontweight="bold" if j == a.shape[1] - 1 else None)
     c = r["config"]
     ax.set_title(f"Table 1: accuracy over {r['samples_per_class']} corrupted patterns per class, p = {r['p']}, "
                  f"protocol {c['protocol']}", fontsize=9)
@@ -97,11 +103,11 @@ def plot_fig2(result: Mapping[str, Any] | str | os.PathLike):
     for ax, v in zip(axes[0], trained):
         for i, p in enumerate(ps):
             col = P_COLORS[i % len(P_COLORS)]
-            for rule, style, lw in ((v, "o-", 1.6), ("storkey", "--", 0.8), ("hebbian", ":", 0.8)):
+            for rule, ms, fill in ((v, 5, col), ("storkey", 4, "none"), ("hebbian", 4, "none")):
                 q = sorted((x for x in pts if x["rule"] == rule and x["p"] == p), key=lambda x: x["synapses"])
                 if q:
-                    ax.plot([x["synapses"] for x in q], [x["accuracy"] for x in q], style, color=col, lw=lw,
-                            ms=3, label=f"p = {p:g}" if rule == v else None)
+                    ax.plot([x["synapses"] for x in q], [x["accuracy"] for x in q], RULE_MARKERS[rule],
+                            linestyle="none", color=col, mfc=fill, ms=ms, label=f"p = {p:g}" if rule == v else None)
         ax.set_title(_label(r, v), fontsize=10)
         ax.set_xlabel("synapses N^2 - K(K+1)")
         ax.grid(alpha=0.3)
@@ -112,8 +118,8 @@ def plot_fig2(result: Mapping[str, Any] | str | os.PathLike):
         top.set_xlabel("K (outer diagonals cut)", fontsize=8)
     axes[0][0].set_ylabel("accuracy")
     axes[0][0].set_ylim(-0.02, 1.02)
-    axes[0][-1].legend(fontsize=7, title="solid: trained rule\ndashed: Storkey, dotted: Hebbian",
-                       title_fontsize=6)
+    axes[0][-1].legend(fontsize=7, title="filled: trained rule; open: Storkey (^), Hebbian (v)\n"
+                       "markers only: the K grid has gaps", title_fontsize=6)
     c = r["config"]
     fig.suptitle(f"Figure 2: accuracy vs connectivity ({r['samples_per_class']} corrupted patterns per class and "
                  f"point, protocol {c['protocol']})", fontsize=10)
@@ -126,12 +132,13 @@ def plot_fig3(result: Mapping[str, Any] | str | os.PathLike):
     r = load(result)
     fig = figure(figsize=(6.0, 4.0), dpi=110)
     ax = fig.subplots()
-    for v, style in (("ep", "o-"), ("rbp", "s-"), ("rbp_paper", "s--")):
+    for v, line in (("ep", "-"), ("rbp", "-"), ("rbp_paper", "--")):
         q = [x for x in r["points"] if x["rule"] == v]
         if q:
-            ax.plot([x["epoch"] for x in q], [x["accuracy"] for x in q], style, color=COLORS[v], ms=3,
-                    label=_label(r, v))
+            ax.plot([x["epoch"] for x in q], [x["accuracy"] for x in q], RULE_MARKERS[v] + line, color=COLORS[v],
+                    ms=4, label=_label(r, v))
     c = r["config"]
+    integer_ticks(ax.xaxis)
     ax.set_xlabel("epoch")
     ax.set_ylabel("accuracy")
     ax.set_ylim(-0.02, 1.02)
@@ -162,12 +169,17 @@ def plot_fig4(result: Mapping[str, Any] | str | os.PathLike):
             ax.set_yticks([])
             ok = r["correct"].get(k)
             if ok is not None:
-                for s in ax.spines.values():
-                    s.set_edgecolor("tab:green" if ok[j] else "tab:red")
-                    s.set_linewidth(2)
+                for s in ax.spines.values():  # two cues: colour and line style
+                    s.set_edgecolor(PALETTE[0] if ok[j] else PALETTE[5])
+                    s.set_linestyle("-" if ok[j] else (0, (2, 1.5)))
+                    s.set_linewidth(2.5 if ok[j] else 2)
+                if not ok[j]:
+                    ax.text(0.96, 0.04, "x", transform=ax.transAxes, ha="right", va="bottom", fontsize=8,
+                            color=PALETTE[5], fontweight="bold")
             if j == 0:
                 ax.set_ylabel(_label(r, k) if k in LABELS else k, fontsize=7, rotation=0, ha="right", va="center")
-    fig.suptitle(f"Figure 4: p = {r['config']['p']} (frame green: reconstructed exactly)", fontsize=9)
+    fig.suptitle(f"Figure 4: p = {r['config']['p']} (solid blue frame: reconstructed exactly; dashed "
+                 f"vermillion frame and x: not)", fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -190,12 +202,13 @@ def plot_rbp(result: Mapping[str, Any] | str | os.PathLike):
                      ms=3, label=_label(r, v))
     axes[2].set_title("update per unit of error (gain)", fontsize=9)
     for ax in axes[:3]:
+        integer_ticks(ax.xaxis)
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     sw = r["eta_sweep"]
     if sw:
-        axes[3].plot([s["eta"] for s in sw], [s["accuracy"] for s in sw], "o-", color=COLORS["rbp"],
+        axes[3].plot([s["eta"] for s in sw], [s["accuracy"] for s in sw], "s-", color=COLORS["rbp"],
                      label=f"mean over {len(sw[0]['per_seed'])} seed(s)")
         for s in sw:
             axes[3].plot([s["eta"]] * len(s["per_seed"]), s["per_seed"], "x", color="0.3", ms=4)

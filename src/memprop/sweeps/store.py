@@ -94,7 +94,8 @@ class TaskResult:
     worker: str = ""
     """Dask worker address (empty when the worker died before reporting)."""
     version: str = ""
-    """memprop version on the worker."""
+    """Versions on the worker and its torch threads: ``memprop V; torch V; numpy V; python V; threads N``
+    (the settings hold the torch device and dtype; the store's spec table the command's spec)."""
 
     @property
     def key(self) -> tuple[str, int]:

@@ -150,6 +150,12 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
+def torch_threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
+
+
 def execute(study_name: str, settings: dict[str, Scalar], seed: int,
             cache_dir: str | None = None) -> dict[str, Any]:
     """Run one task where it lands (a Dask worker) and return its result row as a plain dict.
@@ -160,9 +166,9 @@ def execute(study_name: str, settings: dict[str, Scalar], seed: int,
     their expensive common work (:mod:`memprop.experiments.cache`; the runner puts it beside
     the store).
     """
-    from .. import __version__
     from .._runtime import configure_threads
     from ..experiments.cache import CACHE_ENV
+    from ..provenance import versions
 
     started, t0 = _now(), time.perf_counter()
     if cache_dir:
@@ -184,7 +190,8 @@ def execute(study_name: str, settings: dict[str, Scalar], seed: int,
         "study": study_name, "hash": settings_hash(study_name, settings), "seed": seed,
         "settings": dict(settings), "status": status, "metrics": metrics, "traceback": tb,
         "started": started, "finished": _now(), "seconds": seconds,
-        "host": socket.gethostname(), "worker": worker, "version": __version__,
+        "host": socket.gethostname(), "worker": worker,
+        "version": "; ".join(f"{k} {v}" for k, v in versions().items()) + f"; threads {torch_threads()}",
     }
 
 

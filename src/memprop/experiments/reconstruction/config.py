@@ -36,7 +36,7 @@ from ...crossbar import CrossbarConfig
 from ...data import PatternSet, default_patterns, load_patterns
 from ...errors import ConfigError, DataError
 from ...learning.ep import ESTIMATORS
-from ...limits import check_memory
+from ...limits import UNITS_ENV, check_count, check_memory
 
 TITLE = "Pattern reconstruction (Table 1, Figures 1-4): EP and RBP against Hebbian and Storkey"
 
@@ -380,6 +380,7 @@ def check(cfg: ReconstructionConfig) -> None:
     K grid with its size, and the memory of the largest training stack (an estimate)."""
     ps = load_pattern_set(cfg.patterns)
     check_patterns(ps)
+    check_count(f"patterns {cfg.patterns}: units per pattern", ps.n, UNITS_ENV)
     ks = cfg.k_grid(ps.n)
     # Figure 2 trains one stack per rule over the K grid: weights, gradient and a work copy.
     itemsize = torch.tensor([], dtype=cfg.train_dtype()).element_size()
