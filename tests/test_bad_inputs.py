@@ -207,7 +207,7 @@ CASES = [
     Case("patterns-duplicated", RECON + " --patterns {d}/dup.npy", "{d}/dup.npy",
          setup=lambda d: _npy(d, "dup.npy", np.stack([np.r_[np.ones(8), -np.ones(8)]] * 2 + [np.tile([1, -1], 8)]))),
     Case("patterns-hostile-dims", RECON + " --patterns {d}/wide.npy", "{d}/wide.npy",
-         setup=lambda d: _npy(d, "wide.npy", np.tile(np.array([1, -1], np.int8), (2, 20000)))),
+         setup=lambda d: _npy(d, "wide.npy", np.tile(np.array([1, -1], np.int8), 20000) * np.array([[1], [-1]], np.int8))),
     Case("patterns-dev-zero", RECON + " --patterns {d}/z.npy", "{d}/z.npy",
          setup=lambda d: os.symlink("/dev/zero", d / "z.npy")),
     Case("patterns-empty-dir", RECON + " --patterns {d}/pngs", "{d}/pngs", setup=lambda d: (d / "pngs").mkdir()),

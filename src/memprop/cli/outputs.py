@@ -71,7 +71,7 @@ def output_dir(path: str | os.PathLike, option: str = "--out", *, force: bool = 
     """
     p = Path(path)
     if p.exists() and not p.is_dir():
-        raise ConfigError(f"{option} {p}: is a file, not a folder; choose a folder for the results")
+        raise ConfigError(f"{option} {p}: exists and is not a folder; choose a folder for the results")
     blocker = _blocking_file(p)
     if blocker is not None:
         raise ConfigError(f"{option} {p}: {blocker} is a file, not a folder")

@@ -213,7 +213,8 @@ def load_mnist_idx(
         data_dir = env
     directory = Path(data_dir)
     if not directory.is_dir():
-        raise DataError(f"{directory}: MNIST directory does not exist")
+        raise DataError(f"{directory}: MNIST directory does not exist" if not directory.exists()
+                        else f"{directory}: is not a folder; give the folder of the MNIST IDX files")
 
     prefix = _SPLIT_PREFIX[split]
     images_path = _find_idx(directory, f"{prefix}-images-idx3-ubyte")
