@@ -158,6 +158,7 @@ def _setup(*fns):
 TRAIN = "train classify --no-backprop --quiet --out {d}/run"
 RECON = "reproduce reconstruction --quick --quiet --out {d}/out"
 CLASSIFY = "reproduce classification --quick --quiet --out {d}/out"
+SWEEP = "sweep run {d}/spec.toml --store {d}/s.db"
 
 CASES = [
     # ---- global options and environment
@@ -295,41 +296,41 @@ CASES = [
     Case("train-w-max-negative", TRAIN + " --device ideal --w-max -1", "w_max"),
     # ---- sweep run
     Case("sweep-spec-missing", "sweep run {d}/none.toml --store {d}/s.db", "{d}/none.toml"),
-    Case("sweep-spec-syntax", "sweep run {d}/spec.toml --store {d}/s.db", "{d}/spec.toml",
+    Case("sweep-spec-syntax", SWEEP, "{d}/spec.toml",
          setup=lambda d: _spec(d, "study = [")),
-    Case("sweep-spec-not-utf8", "sweep run {d}/spec.toml --store {d}/s.db", "{d}/spec.toml",
+    Case("sweep-spec-not-utf8", SWEEP, "{d}/spec.toml",
          setup=lambda d: (d / "spec.toml").write_bytes(b'study = "\xff"\n')),
-    Case("sweep-spec-dir", "sweep run {d}/spec.toml --store {d}/s.db", "{d}/spec.toml",
+    Case("sweep-spec-dir", SWEEP, "{d}/spec.toml",
          setup=lambda d: (d / "spec.toml").mkdir()),
-    Case("sweep-study", "sweep run {d}/spec.toml --store {d}/s.db", "study",
+    Case("sweep-study", SWEEP, "study",
          setup=lambda d: _spec(d, 'study = "nope"\n')),
-    Case("sweep-K-range", "sweep run {d}/spec.toml --store {d}/s.db", "K",
+    Case("sweep-K-range", SWEEP, "K",
          setup=lambda d: _spec(d, 'study = "reconstruction"\n[grid]\nK = [0, 150]\n')),
-    Case("sweep-p-range", "sweep run {d}/spec.toml --store {d}/s.db", "p",
+    Case("sweep-p-range", SWEEP, "p",
          setup=lambda d: _spec(d, 'study = "reconstruction"\n[grid]\np = [0.1, 1.5]\n')),
-    Case("sweep-seed-negative", "sweep run {d}/spec.toml --store {d}/s.db", "seed",
+    Case("sweep-seed-negative", SWEEP, "seed",
          setup=lambda d: _spec(d, 'study = "reconstruction"\nseeds = [-1]\n[grid]\np = [0.1]\n')),
-    Case("sweep-classification-range", "sweep run {d}/spec.toml --store {d}/s.db", "epochs",
+    Case("sweep-classification-range", SWEEP, "epochs",
          setup=lambda d: _spec(d, 'study = "classification"\n[grid]\nepochs = [0, 1]\n')),
-    Case("sweep-too-many-tasks", "sweep run {d}/spec.toml --store {d}/s.db", "tasks",
+    Case("sweep-too-many-tasks", SWEEP, "tasks",
          setup=lambda d: _spec(d, 'study = "reconstruction"\nseeds = 1000\n[grid]\n'
                                   + "p = [" + ", ".join(f"{i / 1000:.3f}" for i in range(1, 500)) + "]\n"
                                   + "K = [" + ", ".join(str(i) for i in range(90)) + "]\n"
                                   + "eta = [" + ", ".join(f"{0.001 * i:.3f}" for i in range(1, 6)) + "]\n")),
-    Case("sweep-max-tasks", "sweep run {d}/spec.toml --store {d}/s.db --max-tasks 5", "tasks",
+    Case("sweep-max-tasks", SWEEP + " --max-tasks 5", "tasks",
          setup=lambda d: _spec(d, 'study = "selftest"\nseeds = 3\n[grid]\nx = [1, 2, 3]\n')),
-    Case("sweep-unknown-setting", "sweep run {d}/spec.toml --store {d}/s.db", "colour",
+    Case("sweep-unknown-setting", SWEEP, "colour",
          setup=lambda d: _spec(d, 'study = "reconstruction"\n[grid]\ncolour = [1]\n')),
-    Case("sweep-empty-grid-list", "sweep run {d}/spec.toml --store {d}/s.db", "grid.p",
+    Case("sweep-empty-grid-list", SWEEP, "grid.p",
          setup=lambda d: _spec(d, 'study = "reconstruction"\n[grid]\np = []\n')),
     Case("sweep-store-dir", "sweep run {d}/spec.toml --store {d}", "{d}",
          setup=lambda d: _spec(d, 'study = "reconstruction"\n[grid]\np = [0.1]\n')),
-    Case("sweep-store-corrupt", "sweep run {d}/spec.toml --store {d}/s.db", "{d}/s.db",
+    Case("sweep-store-corrupt", SWEEP, "{d}/s.db",
          setup=lambda d: (_spec(d, 'study = "reconstruction"\n[grid]\np = [0.1]\n'),
                           (d / "s.db").write_bytes(b"not sqlite at all" * 100))),
     Case("sweep-store-under-file", "sweep run {d}/spec.toml --store {d}/f/s.db", "{d}/f",
          setup=lambda d: (_spec(d, 'study = "reconstruction"\n[grid]\np = [0.1]\n'), (d / "f").write_text("x"))),
-    Case("sweep-workers-zero", "sweep run {d}/spec.toml --store {d}/s.db --workers 0", "--workers"),
+    Case("sweep-workers-zero", SWEEP + " --workers 0", "--workers"),
     # ---- sweep status / export / plot
     Case("status-missing", "sweep status {d}/none.db", "{d}/none.db"),
     Case("status-corrupt", "sweep status {d}/s.db", "{d}/s.db",
