@@ -77,6 +77,13 @@ def _mnist(d: Path, n: int = 40, *, test_labels: bytes | None = None) -> None:
         _idx(d, f"{prefix}-labels-idx1-ubyte", (len(labels),), labels)
 
 
+def _liar_npy(d: Path) -> None:
+    """A .npy file whose header announces 10^13 float64 values but holds 64 bytes."""
+    header = b"{'descr': '<f8', 'fortran_order': False, 'shape': (100000000, 100000), }"
+    header += b" " * (118 - len(header)) + b"\n"
+    (d / "liar.npy").write_bytes(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header + bytes(64))
+
+
 def _gzip_bomb(d: Path) -> None:
     (d / "mnist").mkdir()
     m = d / "mnist"
@@ -165,6 +172,15 @@ CASES = [
     Case("threads-zero", "--threads 0 device list", "--threads"),
     Case("threads-negative", "--threads -2 device list", "--threads"),
     Case("threads-text", "--threads abc device list", "--threads"),
+    Case("threads-huge", "--threads 99999999999999999999 device list", "--threads"),
+    Case("env-threads-huge", "device list", "MEMPROP_THREADS", env={"MEMPROP_THREADS": "99999999999999999999"}),
+    Case("seed-huge", TRAIN + " --seed 99999999999999999999", "--seed"),
+    Case("gradcheck-seed-text", "gradcheck --seed x", "--seed"),
+    Case("sweep-seed-huge", SWEEP, "seeds[0]",
+         setup=lambda d: _spec(d, 'study = "selftest"\nseeds = [9223372036854775808]\n[grid]\nx = [1]\n')),
+    Case("out-empty", "reproduce reconstruction --quick --quiet --out=", "--out"),
+    Case("export-out-empty", "sweep export {d}/s.db --csv --out=", "--out", setup=_store),
+    Case("patterns-lying-header", RECON + " --patterns {d}/liar.npy", "{d}/liar.npy", setup=lambda d: _liar_npy(d)),
     Case("env-threads-text", "device list", "MEMPROP_THREADS", env={"MEMPROP_THREADS": "abc"}),
     Case("env-threads-zero", "device list", "MEMPROP_THREADS", env={"MEMPROP_THREADS": "0"}),
     Case("env-cache-file", RECON, "MEMPROP_CACHE_DIR", setup=lambda d: (d / "f").write_text("x"),

@@ -31,10 +31,10 @@ def configure_threads(threads: int | None = None) -> int:
             threads = int(raw)
         except ValueError:
             raise ConfigError(f"{THREADS_ENV} must be an integer >= 1, got {raw!r}") from None
-        if threads < 1:
-            raise ConfigError(f"{THREADS_ENV} must be an integer >= 1, got {raw!r}")
-    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-        raise ConfigError(f"threads must be an integer >= 1, got {threads!r}")
+        if not 1 <= threads <= 4096:
+            raise ConfigError(f"{THREADS_ENV} must be an integer in 1..4096, got {raw!r}")
+    if isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= 4096:
+        raise ConfigError(f"threads must be an integer in 1..4096, got {threads!r}")
     torch.set_num_threads(threads)
     return torch.get_num_threads()
 

@@ -16,7 +16,7 @@ from .. import __version__
 from .._runtime import configure_threads
 from ..errors import MempropError
 from . import device, gradcheck, reproduce, sweep, train
-from .options import command_line, positive_int
+from .options import command_line, thread_count
 
 
 class Parser(argparse.ArgumentParser):
@@ -29,7 +29,7 @@ class Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     p = Parser(prog="memprop", description="memristor-based recurrent networks trained in situ by EP and RBP")
     p.add_argument("--version", action="version", version=f"memprop {__version__}")
-    p.add_argument("--threads", type=positive_int, default=None,
+    p.add_argument("--threads", type=thread_count, default=None,
                    help="torch threads (default 1, or $MEMPROP_THREADS)")
     sub = p.add_subparsers(dest="command", required=True)
     gradcheck.add_parser(sub)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from .options import seed
+
 
 def command(args: argparse.Namespace) -> int:
     from ..experiments.gradcheck import MODELS, GradcheckConfig, run
@@ -22,7 +24,7 @@ def add_parser(sub) -> None:
     g.add_argument("--model", choices=["additive", "energy", "layered"], default=None,
                    help="one model (default: all three, keyed by model name)")
     g.add_argument("--n", type=int, default=30, help="network size (default 30)")
-    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--seed", type=seed, default=0)
     g.add_argument("--json", action="store_true", help="one-line JSON (default: indented JSON)")
     g.add_argument("--torch-device", default="cpu", metavar="DEVICE",
                    help="torch device: cpu (default), cuda, cuda:N or mps (always float64)")

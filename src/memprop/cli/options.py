@@ -28,6 +28,13 @@ def spelling(allowed: Sequence[str]):
     return parse
 
 
+MAX_THREADS = 4096
+"""Most torch threads a command accepts (more than any machine's cores)."""
+
+SEED_MAX = 2**63 - 1
+"""Largest seed: torch generators take 64-bit seeds."""
+
+
 def positive_int(text: str) -> int:
     """An argparse ``type``: an integer >= 1."""
     try:
@@ -36,6 +43,25 @@ def positive_int(text: str) -> int:
         value = 0
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}")
+    return value
+
+
+def thread_count(text: str) -> int:
+    """An argparse ``type``: a torch thread count, 1..MAX_THREADS."""
+    value = positive_int(text)
+    if value > MAX_THREADS:
+        raise argparse.ArgumentTypeError(f"must be an integer in 1..{MAX_THREADS}, got {text!r}")
+    return value
+
+
+def seed(text: str) -> int:
+    """An argparse ``type``: a seed, 0..2^63 - 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= SEED_MAX:
+        raise argparse.ArgumentTypeError(f"must be an integer in 0..{SEED_MAX}, got {text!r}")
     return value
 
 

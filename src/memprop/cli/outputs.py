@@ -43,6 +43,8 @@ def output_file(path: str | os.PathLike, option: str, *, force: bool = False,
         ConfigError: ``path`` is one of ``inputs``; exists and is not a plain file; exists and
             ``force`` is false; or lies under something that is not a folder.
     """
+    if not str(path):
+        raise ConfigError(f"{option} must name a file, got ''")
     p = Path(path)
     for src in inputs:
         if _same(p, Path(src)):
@@ -69,6 +71,8 @@ def output_dir(path: str | os.PathLike, option: str = "--out", *, force: bool = 
     Raises:
         ConfigError: ``path`` is not a folder, lies under a file, or holds a finished run.
     """
+    if not str(path):
+        raise ConfigError(f"{option} must name a folder, got '' (use . for this folder)")
     p = Path(path)
     if p.exists() and not p.is_dir():
         raise ConfigError(f"{option} {p}: exists and is not a folder; choose a folder for the results")

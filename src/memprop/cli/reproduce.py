@@ -21,7 +21,14 @@ from ..experiments.registry import STUDIES
 from ..io import write_csv, write_json
 from ..progress import Progress
 from ..provenance import now, provenance
-from .options import MNIST_ENV, add_device_options, add_runtime_options, crossbar_config, mnist_dir
+from .options import (
+    MNIST_ENV,
+    add_device_options,
+    add_runtime_options,
+    crossbar_config,
+    mnist_dir,
+    seed,
+)
 from .outputs import make_dir, output_dir
 
 
@@ -169,7 +176,7 @@ def paper_studies() -> list[str]:
 def shared_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quick", action="store_true", help="small sample sizes (the main job)")
     p.add_argument("--out", default="results", help="output directory (default ./results)")
-    p.add_argument("--seed", type=int, default=0, help="seed of everything random (default 0)")
+    p.add_argument("--seed", type=seed, default=0, help="seed of everything random (default 0)")
     p.add_argument("--force", action="store_true", help="replace a finished run in --out (its report.md)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_runtime_options(p)

@@ -90,7 +90,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from ..sweeps.inspect import export_csv, export_json
 
     export = export_csv if args.csv else export_json
-    if args.out:
+    if args.out is not None:
         output_file(args.out, "--out", force=args.force, inputs=[args.store])
     text = export(args.store, args.out)
     if args.out:

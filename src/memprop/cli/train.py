@@ -22,6 +22,7 @@ from .options import (
     add_runtime_options,
     crossbar_config,
     mnist_dir,
+    seed,
     spelling,
 )
 from .outputs import make_dir, output_dir
@@ -63,7 +64,7 @@ def add_parser(sub) -> None:
     p.add_argument("--eval-steps", type=int, default=100,
                    help="iterations from the zero state when classifying (default 100)")
     p.add_argument("--no-persistent", action="store_true", help="start every free phase from zero")
-    p.add_argument("--seed", type=int, default=0, help="seed of the split, the init and the order")
+    p.add_argument("--seed", type=seed, default=0, help="seed of the split, the init and the order")
     p.add_argument("--no-backprop", action="store_true", help="skip the backprop reference")
     p.add_argument("--backprop-alphas", type=float, nargs="+", default=None,
                    help="the reference's SGD rate per weight layer (default: EP's alphas)")

@@ -457,8 +457,27 @@ def _np_load(path: Path) -> Any:
         raise DataError(f"{path}: cannot read as a NumPy file ({exc})") from exc
 
 
+def _check_npy_header(path: Path) -> None:
+    """Refuse a .npy file whose header announces more data than the file holds (read first)."""
+    try:
+        with open(path, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            shape, _, dtype = np.lib.format._read_array_header(f, version)  # header only
+            offset = f.tell()
+    except Exception as exc:  # numpy raises ValueError/OSError/SyntaxError for bad headers
+        raise DataError(f"{path}: cannot read as a NumPy file ({exc})") from None
+    if dtype.hasobject:
+        return  # np.load refuses object arrays itself (no pickles)
+    need = math.prod(shape) * dtype.itemsize
+    have = path.stat().st_size - offset
+    if need > have:
+        raise DataError(f"{path}: the .npy header announces shape {shape} ({need:,} bytes) but the file holds "
+                        f"{have:,} bytes of data; the file is truncated or corrupt")
+
+
 def _load_npy(path: Path) -> PatternSet:
     """Load a ``.npy`` pattern array."""
+    _check_npy_header(path)
     array = _np_load(path)
     if not isinstance(array, np.ndarray):
         raise DataError(f"{path}: not a .npy array file")

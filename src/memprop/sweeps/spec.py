@@ -209,6 +209,8 @@ class SweepSpec:
                               f"got {self.seeds!r}")
         for i, s in enumerate(self.seeds):
             _number(f"seeds[{i}]", s, integer=True)
+            if not 0 <= s < 2**63:
+                raise ConfigError(f"seeds[{i}] must be an integer in 0..2^63 - 1, got {s!r}")
             if s in self.seeds[:i]:
                 raise ConfigError(f"seeds[{i}]: duplicate seed {s!r}")
 
