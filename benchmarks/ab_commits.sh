@@ -36,10 +36,11 @@ pair() {  # pair NAME ARGS...: run "ARGS" in both trees at once, print their wal
   done
   wait
 }
-ep() { rm -rf "$1"; mkdir -p "$1"; .venv/bin/python benchmarks/ep_throughput.py --repeats 3 > "$1/ep.txt"; grep -E "measured|ratio" "$1/ep.txt"; }
+ep() { rm -rf "$1"; mkdir -p "$1"; .venv/bin/python benchmarks/ep_throughput.py --repeats 3 > "$1/ep.txt"; }
 study() { local s=$1; shift; rm -rf "$1"; .venv/bin/memprop reproduce "$s" --quick --quiet --out "$1"; }
 for r in $(seq "$rounds"); do
   pair ep ep
+  for tag in after before; do grep -E "measured|ratio" "$ab/$tag-ep/ep.txt" | sed "s/^/$tag ep: /"; done
   for s in ${AB_STUDIES:-classification reconstruction devices}; do pair "$s" study "$s"; done
 done
 if [ "$full" = "--full" ]; then
