@@ -14,6 +14,9 @@ from .errors import ConfigError
 
 THREADS_ENV = "MEMPROP_THREADS"
 
+MAX_THREADS = 4096
+"""Most torch threads accepted (more than any machine's cores; far from an overflow)."""
+
 DTYPES: dict[str, torch.dtype] = {"float32": torch.float32, "float64": torch.float64}
 """Floating-point dtypes by name (the spellings of ``--dtype`` and of every config)."""
 
@@ -31,10 +34,10 @@ def configure_threads(threads: int | None = None) -> int:
             threads = int(raw)
         except ValueError:
             raise ConfigError(f"{THREADS_ENV} must be an integer >= 1, got {raw!r}") from None
-        if not 1 <= threads <= 4096:
-            raise ConfigError(f"{THREADS_ENV} must be an integer in 1..4096, got {raw!r}")
-    if isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= 4096:
-        raise ConfigError(f"threads must be an integer in 1..4096, got {threads!r}")
+        if not 1 <= threads <= MAX_THREADS:
+            raise ConfigError(f"{THREADS_ENV} must be an integer in 1..{MAX_THREADS}, got {raw!r}")
+    if isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= MAX_THREADS:
+        raise ConfigError(f"threads must be an integer in 1..{MAX_THREADS}, got {threads!r}")
     torch.set_num_threads(threads)
     return torch.get_num_threads()
 

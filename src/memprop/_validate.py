@@ -13,6 +13,9 @@ import torch
 
 from .errors import ConfigError
 
+SEED_MAX = 2**63 - 1
+"""Largest seed: torch generators take 64-bit seeds."""
+
 
 def positive(name: str, value: float, *, allow_zero: bool = False) -> float:
     """Check that a scalar setting is a finite positive number (or >= 0 with ``allow_zero``)."""

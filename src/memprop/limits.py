@@ -67,6 +67,20 @@ def available_memory() -> int | None:
         return None
 
 
+MEMORY_VALUES = {"on": True, "1": True, "yes": True, "off": False, "0": False, "no": False}
+
+
+def memory_check_enabled() -> bool:
+    """Whether ``MEMPROP_MEMORY_CHECK`` leaves the memory check on (default on); a value other than
+    on/off (1/0, yes/no) is a ConfigError."""
+    raw = os.environ.get(MEMORY_ENV, "")
+    if not raw:
+        return True
+    if raw.lower() not in MEMORY_VALUES:
+        raise ConfigError(f"{MEMORY_ENV} must be on or off, got {raw!r}")
+    return MEMORY_VALUES[raw.lower()]
+
+
 def _gib(n: float) -> str:
     return f"{n / (1 << 30):.3g} GiB"
 
@@ -78,7 +92,7 @@ def check_memory(what: str, nbytes: float, *, device: str = "cpu") -> None:
         ConfigError: naming ``what`` (the setting that drives the size), the estimate and the
             memory available.
     """
-    if str(device).split(":")[0] != "cpu" or os.environ.get(MEMORY_ENV, "").lower() in ("off", "0", "no"):
+    if str(device).split(":")[0] != "cpu" or not memory_check_enabled():
         return
     free = available_memory()
     if free is not None and nbytes > free:
@@ -86,4 +100,4 @@ def check_memory(what: str, nbytes: float, *, device: str = "cpu") -> None:
                           f"choose a smaller size (or set {MEMORY_ENV}=off to try anyway)")
 
 
-__all__ = ["DEFAULTS", "available_memory", "check_count", "check_memory", "limit"]
+__all__ = ["DEFAULTS", "available_memory", "check_count", "check_memory", "limit", "memory_check_enabled"]

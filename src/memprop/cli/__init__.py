@@ -69,13 +69,11 @@ def check_environment() -> None:
 
     from ..errors import ConfigError
     from ..experiments.cache import CACHE_ENV
-    from ..limits import DEFAULTS, MEMORY_ENV, limit
+    from ..limits import DEFAULTS, limit, memory_check_enabled
 
     for name in DEFAULTS:
         limit(name)
-    memory = os.environ.get(MEMORY_ENV)
-    if memory and memory.lower() not in ("on", "off", "1", "0", "yes", "no"):
-        raise ConfigError(f"{MEMORY_ENV} must be on or off, got {memory!r}")
+    memory_check_enabled()
     cache = os.environ.get(CACHE_ENV)
     if cache:
         p = Path(cache)

@@ -12,7 +12,9 @@ import os
 import shlex
 from collections.abc import Sequence
 
-from .._runtime import DTYPES
+from .._runtime import DTYPES, MAX_THREADS
+from .._validate import SEED_MAX
+from ..data.mnist import MNIST_DIR_ENV as MNIST_ENV
 
 
 def spelling(allowed: Sequence[str]):
@@ -26,13 +28,6 @@ def spelling(allowed: Sequence[str]):
 
     parse.__name__ = "choice"
     return parse
-
-
-MAX_THREADS = 4096
-"""Most torch threads a command accepts (more than any machine's cores)."""
-
-SEED_MAX = 2**63 - 1
-"""Largest seed: torch generators take 64-bit seeds."""
 
 
 def positive_int(text: str) -> int:
@@ -114,10 +109,6 @@ def env_default(name: str) -> str | None:
     """The value of environment variable ``name`` (None when unset or empty)."""
     value = os.environ.get(name)
     return value if value else None
-
-
-MNIST_ENV = "MEMPROP_MNIST_DIR"
-"""Folder of the user's MNIST IDX files: the default of ``--data-dir`` wherever MNIST is read."""
 
 
 def mnist_dir(option: str | None) -> str | None:

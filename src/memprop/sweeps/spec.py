@@ -41,6 +41,7 @@ try:
 except ModuleNotFoundError:  # pragma: no cover - Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 
+from .._validate import SEED_MAX
 from ..errors import ConfigError
 from .tasks import Scalar, coerce, describe, resolve_settings, settings_hash, study
 
@@ -209,8 +210,8 @@ class SweepSpec:
                               f"got {self.seeds!r}")
         for i, s in enumerate(self.seeds):
             _number(f"seeds[{i}]", s, integer=True)
-            if not 0 <= s < 2**63:
-                raise ConfigError(f"seeds[{i}] must be an integer in 0..2^63 - 1, got {s!r}")
+            if not 0 <= s <= SEED_MAX:
+                raise ConfigError(f"seeds[{i}] must be an integer in 0..{SEED_MAX}, got {s!r}")
             if s in self.seeds[:i]:
                 raise ConfigError(f"seeds[{i}]: duplicate seed {s!r}")
 

@@ -375,10 +375,11 @@ def check_patterns(ps: PatternSet) -> None:
                         f"remove the duplicates")
 
 
-def check(cfg: ReconstructionConfig) -> None:
+def check(cfg: ReconstructionConfig, dtype: torch.dtype | None = None) -> PatternSet:
     """What ``cfg`` alone cannot tell, checked before a run starts: the pattern file, the fit of the
-    K grid with its size, and the memory of the largest training stack (an estimate)."""
-    ps = load_pattern_set(cfg.patterns)
+    K grid with its size, and the memory of the largest training stack (an estimate). Returns the
+    pattern set (patterns as ``dtype`` if given)."""
+    ps = load_pattern_set(cfg.patterns, dtype)
     check_patterns(ps)
     check_count(f"patterns {cfg.patterns}: units per pattern", ps.n, UNITS_ENV)
     ks = cfg.k_grid(ps.n)
@@ -386,3 +387,4 @@ def check(cfg: ReconstructionConfig) -> None:
     itemsize = torch.tensor([], dtype=cfg.train_dtype()).element_size()
     check_memory(f"patterns {cfg.patterns} (N = {ps.n} units)",
                  3 * itemsize * ps.n**2 * len(ks) * len(cfg.fig2_rules), device=cfg.torch_device)
+    return ps

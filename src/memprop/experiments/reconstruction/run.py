@@ -629,8 +629,7 @@ def run(cfg: ReconstructionConfig, *, progress: Progress | None = None) -> dict[
     With ``cfg.device``, every trained and stored network is on crossbars of that config (the
     ideal device gives the device-free numbers exactly); table1 then has ``"device"``."""
     t0 = time.perf_counter()
-    check(cfg)  # fail early: the pattern set, the K grid against its size, the memory
-    ps = load_pattern_set(cfg.patterns, cfg.recall_dtype())
+    ps = check(cfg, cfg.recall_dtype())  # fail early: the pattern set, the K grid, the memory
     rows = plan_rows(cfg, ps.n, fig2=True, k0_seeds=True, sweep=True)
     t = time.perf_counter()
     trained = train_all(cfg, ps, rows, progress=progress)
