@@ -12,7 +12,7 @@ import math
 import sys
 from pathlib import Path
 
-SKIP = {"provenance", "config", "threads", "seconds", "training_seconds", "eval_seconds", "timing",
+SKIP = {"provenance", "config", "threads", "workers", "seconds", "training_seconds", "eval_seconds", "timing",
         "total_seconds", "wall_seconds", "elapsed"}
 
 

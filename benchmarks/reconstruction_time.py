@@ -22,6 +22,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="the --quick settings")
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default 1 or $MEMPROP_THREADS)")
     ap.add_argument("--torch-device", default="cpu", help="torch device (default cpu)")
+    ap.add_argument("--workers", type=int, default=1, help="worker processes for the study's pieces (default 1)")
     ap.add_argument("--dtype", default=None, choices=("float32", "float64"),
                     help="dtype of every tensor (default: the study's own)")
     args = ap.parse_args()
@@ -29,11 +30,12 @@ def main() -> None:
     kw = dict(torch_device=args.torch_device, dtype=args.dtype)
     cfg = rec.quick_config(**kw) if args.quick else rec.ReconstructionConfig(**kw)
     t0 = time.perf_counter()
-    results = rec.run(cfg)
+    results = rec.run(cfg, workers=args.workers)
     total = time.perf_counter() - t0
     t = results["timing"]
     print(f"reconstruction study ({'--quick' if args.quick else 'full'}): torch threads {threads} "
-          f"(torch reports {torch.get_num_threads()}), torch device {args.torch_device}, dtype "
+          f"(torch reports {torch.get_num_threads()}) per process, {args.workers} worker process(es), torch device "
+          f"{args.torch_device}, dtype "
           f"{args.dtype or 'the study default'}")
     for stage, s in t["wall_seconds"].items():
         print(f"  {stage:<10s} {s:8.1f} s")

@@ -320,3 +320,70 @@ def test_a_stack_trains_each_configuration_as_its_own_crossbar():
         assert torch.equal(stack.weight[c], alone[c].weight), c
     assert torch.equal(stack.weight[0], W[0] + delta[0]) and stack.programmed == [1, 2]
     assert not stack.exact and len(stack.counters()) == C
+
+
+def _stack_design(w_max=1.0):
+    """Configurations that fall into groups of two or more (and some that stay alone)."""
+    def xb(device, scheme="stochastic", pairing="one", signed="differential", **kw):
+        return CrossbarConfig(device=device, w_max=w_max, scheme=scheme, pairing=pairing, signed=signed, **kw)
+
+    base = dict(g_min=1e-6, g_max=1e-5)
+    return [
+        xb(IdealDevice()),
+        xb(ConstantStepDevice(n_states=4, **base), "deterministic"),
+        xb(ConstantStepDevice(n_states=16, **base), "deterministic"),
+        xb(ConstantStepDevice(n_states=4, **base)),
+        xb(ConstantStepDevice(n_states=64, asymmetry=0.2, **base)),
+        xb(ConstantStepDevice(n_states=256, **base), max_pulses=3),
+        xb(ConstantStepDevice(n_states=256, nonideal=NonIdeal(c2c=0.03), **base)),
+        xb(ConstantStepDevice(n_states=32, nonideal=NonIdeal(c2c=0.1), **base)),
+        xb(ConstantStepDevice(n_states=256, nonideal=NonIdeal(d2d=0.3), **base)),
+        xb(ConstantStepDevice(n_states=128, nonideal=NonIdeal(d2d=0.1), **base)),
+        xb(ConstantStepDevice(n_states=256, nonideal=NonIdeal(stuck_fraction=0.05), **base)),
+        xb(ConstantStepDevice(n_states=64, nonideal=NonIdeal(stuck_fraction=0.1), **base)),
+        xb(ConstantStepDevice(n_states=256, **base), pairing="two"),
+        xb(ConstantStepDevice(n_states=100, **base), pairing="two"),
+        xb(ConstantStepDevice(n_states=64, **base), signed="reference"),
+        xb(ConstantStepDevice(n_states=20, **base), signed="reference"),
+        xb(ExpStepDevice(n_states=50, nl_up=2.0, nl_down=-2.0, **base), "amplitude"),
+        xb(ExpStepDevice(n_states=80, nl_up=1.0, nl_down=-3.0, **base), "amplitude"),
+        xb(PRESETS["taox-hfox"]),
+        xb(PRESETS["pcmo"]),
+        xb(ConstantStepDevice(n_states=64, nonideal=NonIdeal(read_noise=0.01), **base)),
+    ]
+
+
+def test_stack_programs_groups_as_one_tensor_bit_identical_to_each_crossbar_alone():
+    """Configurations of one model, scheme and encoding are programmed as one tensor (per-config
+    states, bounds, caps, noise, device draws, faults); every number equals its crossbar alone,
+    over several updates, whatever shares the stack."""
+    n = 12
+    configs = _stack_design()
+    C = len(configs)
+    W = init_symmetric(n, scale=0.3, generator=gen(1), dtype=F64, configs=C)
+    mask = band_mask(n, 2)
+    stack = CrossbarStack(W, configs, mask=mask, symmetric=True, generators=[gen(10 + c) for c in range(C)])
+    assert len(stack._groups) >= 6 and sum(len(g.rows) for g in stack._groups) >= 14
+    alone = [Crossbar(W[c], configs[c], mask=mask, symmetric=True, generator=gen(10 + c)) for c in range(C)]
+    for step in range(6):
+        delta = torch.randn(C, n, n, generator=gen(3 + step), dtype=F64) * 0.05
+        delta = delta + delta.mT
+        stats = stack.program(delta)
+        for c in range(C):
+            st = alone[c].program(delta[c])
+            assert torch.equal(stack.weight[c], alone[c].weight), (step, c)
+            if c:
+                assert (stats[c].pulses, stats[c].events) == (st.pulses, st.events), (step, c)
+                assert stats[c].energy_j == pytest.approx(st.energy_j, rel=1e-12)
+    for c in range(1, C):
+        assert torch.equal(stack.crossbars[c].g, alone[c].g), c
+        got, want = stack.crossbars[c].counters(), alone[c].counters()
+        assert got == pytest.approx(want, rel=1e-12), c
+    # A configuration's numbers do not depend on what shares its group.
+    half = CrossbarStack(W[1:4], configs[1:4], mask=mask, symmetric=True, generators=[gen(11 + c) for c in range(3)])
+    ref = CrossbarStack(W, configs, mask=mask, symmetric=True, generators=[gen(10 + c) for c in range(C)])
+    delta = torch.randn(C, n, n, generator=gen(99), dtype=F64) * 0.05
+    delta = delta + delta.mT
+    half.program(delta[1:4])
+    ref.program(delta)
+    assert torch.equal(half.weight, ref.weight[1:4])

@@ -161,3 +161,17 @@ def test_reproduce_devices_quick_within_120_s(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert time.perf_counter() - t0 <= 120
     assert (tmp_path / "devices.json").is_file() and (tmp_path / "devices.png").is_file()
+
+
+@pytest.mark.parametrize("rule", ["ep", "rbp"])
+def test_a_points_numbers_do_not_depend_on_what_the_design_trains_beside_it(rule):
+    """Random streams follow from the point (its crossbar), not its place in the stack: a point
+    trained alone, or in another design, gives bit for bit the numbers of the study's stack."""
+    pts = D.design(dict(DC.QUICK, states=(16, 64), presets=("taox-hfox",)), DC.W_MAX_RECONSTRUCTION,
+                   pairing=True, states=(16, 64))
+    kw = dict(epochs=2, samples=2, p=0.1, seed=0)
+    together = D.reconstruction_points(pts, rule, **kw)
+    for i in (len(pts) - 1, 3):
+        (alone,) = D.reconstruction_points([pts[i]], rule, **kw)
+        assert {k: alone[k] for k in ("result", "pulses", "energy_j")} == \
+            {k: together[i][k] for k in ("result", "pulses", "energy_j")}, pts[i]

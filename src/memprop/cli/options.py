@@ -12,6 +12,7 @@ import os
 import shlex
 from collections.abc import Sequence
 
+from .._parallel import MAX_WORKERS
 from .._runtime import DTYPES, MAX_THREADS
 from .._validate import SEED_MAX
 from ..data.mnist import MNIST_DIR_ENV as MNIST_ENV
@@ -46,6 +47,14 @@ def thread_count(text: str) -> int:
     value = positive_int(text)
     if value > MAX_THREADS:
         raise argparse.ArgumentTypeError(f"must be an integer in 1..{MAX_THREADS}, got {text!r}")
+    return value
+
+
+def worker_count(text: str) -> int:
+    """An argparse ``type``: a number of worker processes, 1..MAX_WORKERS."""
+    value = positive_int(text)
+    if value > MAX_WORKERS:
+        raise argparse.ArgumentTypeError(f"must be an integer in 1..{MAX_WORKERS}, got {text!r}")
     return value
 
 

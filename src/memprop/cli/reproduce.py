@@ -2,8 +2,10 @@
 
 Each study of the registry that reports on the paper has an adapter here: its own options, the
 config they make, and the files its result becomes (JSON and CSV per figure, the figures); the
-study's own ``run(config)`` computes everything. Without a study name, every study runs with its
-default options, and ``DIR/report.md`` sets each claim of the paper beside what we measured.
+study's own ``run(config)`` computes everything. Without a study name, the main job runs: every
+study of the paper's own results (the registry's ``default`` ones: reconstruction and
+classification) with its default options, and ``DIR/report.md`` sets each claim of the paper beside
+what we measured. Studies too long for the main job (the device study) run by name.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from .._parallel import default_workers
 from ..experiments.registry import STUDIES
 from ..io import write_csv, write_json
 from ..progress import Progress
@@ -28,6 +31,7 @@ from .options import (
     crossbar_config,
     mnist_dir,
     seed,
+    worker_count,
 )
 from .outputs import make_dir, output_dir
 
@@ -173,12 +177,20 @@ def paper_studies() -> list[str]:
     return [name for name, s in STUDIES.items() if s.paper and name in ADAPTERS]
 
 
+def main_job_studies() -> list[str]:
+    """What ``memprop reproduce`` runs when no study is named (the main job)."""
+    return [name for name in paper_studies() if STUDIES[name].default]
+
+
 def shared_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quick", action="store_true", help="small sample sizes (the main job)")
     p.add_argument("--out", default="results", help="output directory (default ./results)")
     p.add_argument("--seed", type=seed, default=0, help="seed of everything random (default 0)")
     p.add_argument("--force", action="store_true", help="replace a finished run in --out (its report.md)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--workers", type=worker_count, default=None,
+                   help="processes for a study's independent pieces (e.g. each rule's training); "
+                        "same numbers with any count (default: one per available core)")
     add_runtime_options(p)
 
 
@@ -202,7 +214,7 @@ def _default_args(name: str, parent: argparse.Namespace) -> argparse.Namespace:
     shared_options(p)
     ADAPTERS[name].add_options(p)
     args = p.parse_args([])
-    for key in ("quick", "out", "seed", "force", "quiet", "torch_device", "dtype"):
+    for key in ("quick", "out", "seed", "force", "quiet", "workers", "torch_device", "dtype"):
         setattr(args, key, getattr(parent, key))
     return args
 
@@ -211,7 +223,8 @@ def command(args: argparse.Namespace) -> int:
     """Run the study (or every study of the paper), write the files and ``report.md``."""
     from ..experiments.report import write_report
 
-    names = [args.study] if args.study else paper_studies()
+    names = [args.study] if args.study else main_job_studies()
+    workers = args.workers if args.workers is not None else default_workers()
     # Every config is built (and so validated) before anything is written.
     configs = {name: ADAPTERS[name].config(args if args.study else _default_args(name, args)) for name in names}
     for name in names:  # input files and sizes, before any folder is made
@@ -223,13 +236,13 @@ def command(args: argparse.Namespace) -> int:
     for name in names:
         study = STUDIES[name]
         started = now()
-        result = study.run(configs[name], progress=progress)
+        result = study.run(configs[name], progress=progress, **({"workers": workers} if study.parallel else {}))
         prov = provenance(command=args.command_line, seed=args.seed, torch_device=args.torch_device,
                           dtype=getattr(configs[name], "dtype", None), started=started)
         ADAPTERS[name].write(out, result, prov)
         sections.append(study.section(result, command=args.command_line))
-    header = (f"memprop {__version__}; run as `{args.command_line}`; torch threads: {args.threads_used}; "
-              f"torch device: {args.torch_device}.")
+    header = (f"memprop {__version__}; run as `{args.command_line}`; torch threads: {args.threads_used} per "
+              f"process; worker processes: {workers}; torch device: {args.torch_device}.")
     path = write_report(out, sections, header=header)
     print(f"wrote {path}", file=sys.stderr)
     return 0

@@ -22,8 +22,13 @@ SCHEMES = ("deterministic", "stochastic", "amplitude")
 
 
 def pulse_counts(r: torch.Tensor, scheme: str, *, generator: torch.Generator | None = None,
-                 max_pulses: float | None = None) -> torch.Tensor:
-    """Signed pulse counts (real-valued for ``amplitude``) for requested amounts ``r``."""
+                 max_pulses: float | torch.Tensor | None = None,
+                 draws: torch.Tensor | None = None) -> torch.Tensor:
+    """Signed pulse counts (real-valued for ``amplitude``) for requested amounts ``r``.
+
+    ``max_pulses`` may be a tensor broadcasting against ``r`` (one cap per stacked
+    configuration); ``draws``: the ``stochastic`` scheme's uniform draws, shaped like ``r``,
+    instead of drawing them from ``generator``."""
     if max_pulses is not None:
         r = r.clamp(-max_pulses, max_pulses)
     if scheme == "amplitude":
@@ -32,5 +37,7 @@ def pulse_counts(r: torch.Tensor, scheme: str, *, generator: torch.Generator | N
         return torch.round(r)
     m = r.abs()
     whole = torch.floor(m)
-    extra = _rng.uniform(tuple(r.shape), generator=generator, dtype=r.dtype, device=r.device) < (m - whole)
+    if draws is None:
+        draws = _rng.uniform(tuple(r.shape), generator=generator, dtype=r.dtype, device=r.device)
+    extra = draws < (m - whole)
     return torch.sign(r) * (whole + extra.to(r.dtype))

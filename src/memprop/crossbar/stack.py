@@ -6,6 +6,15 @@ tensor with configuration c on a crossbar of ``configs[c]`` (any device, encodin
 scheme, each with its own random generator, so that a configuration's numbers do not depend on
 what else shares its stack). Configurations on the ideal device keep their exact weights: an
 update adds the request exactly, as without devices.
+
+Programming is one tensor program per *group*: configurations whose crossbars differ only in
+numbers (the same device model, encoding, pulse scheme and pairing, with or without write noise
+and stuck devices; no drift or read noise) are programmed together, every per-configuration
+number (states, bounds, asymmetry, shape parameters, device-to-device draws, w_max, cap, write
+noise) a tensor over the group's leading dimension. Each configuration still draws its rounding
+and write noise from its own generator, in the order its own crossbar would, so the result is
+bit-identical to programming the crossbars one by one (``tests/test_crossbar_stack.py``).
+Configurations that fit no group (drift, read noise) are programmed by their own crossbar.
 """
 
 from __future__ import annotations
@@ -15,10 +24,130 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from .. import _rng
 from .._validate import tensor as check_tensor
+from ..devices import AbstractPulsedDevice
 from ..errors import ConfigError
 from .crossbar import Crossbar, CrossbarConfig, ProgramStats
 from .holder import AbstractWeightHolder
+from .mapping import g_scale
+from .pulses import pulse_counts
+
+
+def _group_key(xb: Crossbar) -> tuple | None:
+    """What crossbars programmed as one tensor must share (None: program it alone)."""
+    cfg, dev = xb.config, xb.config.device
+    if cfg.ideal or not isinstance(dev, AbstractPulsedDevice):
+        return None
+    ni = dev.nonideal
+    if ni.drift_nu != 0 or ni.read_noise != 0:  # reads and drift stay per crossbar
+        return None
+    return (type(dev), cfg.signed, cfg.scheme, cfg.pairing, xb.symmetric, xb.shape, xb.mask is None,
+            ni.c2c > 0, xb.stuck is None, xb.w_dtype)
+
+
+class _Group:
+    """Crossbars of one group key, programmed as one tensor (see the module docstring): the
+    vectorised form of :meth:`Crossbar.program` with a leading configuration dimension."""
+
+    def __init__(self, rows: list[int], crossbars: list[Crossbar]):
+        self.rows, self.xbs = rows, crossbars
+        self._const: dict | None = None
+
+    def _constants(self, like: torch.Tensor) -> dict:
+        """Per-configuration numbers as tensors (built once per torch device)."""
+        if self._const is not None and self._const["device"] == like.device:
+            return self._const
+        xbs, f64, dev = self.xbs, torch.float64, like.device
+        G = len(xbs)
+        gshape = tuple(xbs[0].g.shape)
+        col = (G,) + (1,) * len(gshape)  # one number per configuration, broadcasting over devices
+
+        def per_config(values) -> torch.Tensor:
+            return torch.tensor(values, dtype=f64, device=dev).view(col)
+
+        devices = [xb.config.device for xb in xbs]
+        per_device = any(xb._param_names for xb in xbs)
+        params = {}
+        for name in devices[0].nominal_params():
+            if per_device:  # device-to-device draws: one value per device, nominal where none
+                params[name] = torch.stack([
+                    (xb._params() or {}).get(name, torch.tensor(d.nominal_params()[name], dtype=f64,
+                                                                device=dev)).to(f64).expand(gshape)
+                    for xb, d in zip(xbs, devices)])
+            else:
+                params[name] = per_config([d.nominal_params()[name] for d in devices])
+        wcol = (G,) + (1,) * len(xbs[0].shape)
+        c = xbs[0].config
+        g_mins = torch.tensor([d.g_min for d in devices], dtype=f64, device=dev).view(wcol)
+        g_maxs = torch.tensor([d.g_max for d in devices], dtype=f64, device=dev).view(wcol)
+        self._const = {
+            "device": dev, "gshape": gshape, "params": params,
+            "scale": per_config([(d.n_states - 1) / (2.0 * xb.config.w_max) for xb, d in zip(xbs, devices)]),
+            "cap": per_config([float(d.n_states - 1 if xb.config.max_pulses is None else xb.config.max_pulses)
+                               for xb, d in zip(xbs, devices)]),
+            "c2c": per_config([d.nonideal.c2c for d in devices]),
+            "energy": torch.tensor([d.energy_per_pulse for d in devices], dtype=f64, device=dev),
+            "g_scale": torch.tensor([g_scale(c.signed, d.g_min, d.g_max, xb.config.w_max)
+                                     for xb, d in zip(xbs, devices)], dtype=f64, device=dev).view(wcol),
+            "g_mid": 0.5 * (g_mins + g_maxs),
+            "present": torch.stack([xb.present for xb in xbs]),
+            "stuck": None if xbs[0].stuck is None else torch.stack([xb.stuck for xb in xbs]),
+            "mask": None if xbs[0].mask is None else torch.stack([xb.mask for xb in xbs]),
+        }
+        return self._const
+
+    def program(self, delta_w: torch.Tensor) -> tuple[torch.Tensor, list[ProgramStats]]:
+        """Program ``delta_w`` (G, *shape); returns the read-out weights (G, *shape) and the
+        cost per configuration."""
+        xbs = self.xbs
+        first = xbs[0]
+        cfg, dev = first.config, first.config.device
+        k = self._constants(first.g)
+        gshape = k["gshape"]
+        r_w = delta_w.detach().to(torch.float64) * k["scale"].flatten(2)
+        r = torch.stack([r_w, -r_w], 1) if cfg.signed == "differential" else r_w.unsqueeze(1)
+        r = torch.where(k["present"], r, torch.zeros_like(r))
+        draws = None
+        if cfg.scheme == "stochastic":  # each configuration's rounding from its own stream
+            draws = torch.stack([_rng.uniform(gshape, generator=xb.generator, dtype=r.dtype, device=r.device)
+                                 for xb in xbs])
+        n = pulse_counts(r, cfg.scheme, max_pulses=k["cap"], draws=draws)
+        moving = n != 0
+        g = torch.stack([xb.g for xb in xbs])
+        xi = None
+        if dev.nonideal.c2c > 0:  # then its write noise, as Crossbar.program draws them
+            xi = torch.stack([_rng.normal(gshape, generator=xb.generator, dtype=g.dtype, device=g.device)
+                              for xb in xbs])
+        g_new = dev.move(g, n, k["params"], c2c=k["c2c"], xi=xi)
+        if k["stuck"] is not None:
+            g_new = torch.where(k["stuck"], g, g_new)
+        sent = moving.to(torch.float64) if cfg.scheme == "amplitude" else n.abs()
+        pulses = sent.flatten(1).sum(1)
+        events = moving.flatten(1).sum(1)
+        energy = n.abs().flatten(1).sum(1) * k["energy"]
+        requested = r.abs().flatten(1).sum(1)
+        # The read-out (no read noise, no drift in a group): Crossbar._to_weights, stacked.
+        scale = k["g_scale"]
+        w = (g_new[:, 0] - g_new[:, 1]) / scale if cfg.signed == "differential" else (g_new[:, 0] - k["g_mid"]) / scale
+        if first.symmetric and cfg.pairing == "one":
+            w = w.triu() + w.triu(1).mT
+        if k["mask"] is not None:
+            w = torch.where(k["mask"], w, torch.zeros_like(w))
+        w = w.to(first.weight_.dtype)
+        stats = []
+        for c, (xb, p_, e_, en_, rq_) in enumerate(zip(xbs, pulses.tolist(), events.tolist(), energy.tolist(),
+                                                        requested.tolist())):  # loop over configurations
+            xb.g.copy_(g_new[c])
+            xb.pulses.add_(sent[c])
+            xb.n_pulses.add_(p_)
+            xb.n_events.add_(e_)
+            xb.energy_j.add_(en_)
+            xb.n_updates.add_(1)
+            xb.clock.add_(xb.config.seconds_per_update)
+            xb.weight_.copy_(w[c])
+            stats.append(ProgramStats(pulses=int(round(p_)), events=int(e_), energy_j=en_, requested=rq_))
+        return w, stats
 
 
 class CrossbarStack(AbstractWeightHolder):
@@ -59,6 +188,21 @@ class CrossbarStack(AbstractWeightHolder):
                 self.weight_[c].copy_(xb.weight)
         self.programmed = [c for c, xb in enumerate(self.crossbars) if not xb.exact]
         """Configurations on non-ideal devices (the others are updated exactly)."""
+        by_key: dict[tuple, list[int]] = {}
+        self._alone: list[int] = []
+        for c in self.programmed:  # loop over configurations: which are programmed together
+            key = _group_key(self.crossbars[c])
+            if key is None:
+                self._alone.append(c)
+            else:
+                by_key.setdefault(key, []).append(c)
+        self._groups = []
+        for rows in by_key.values():
+            if len(rows) == 1:
+                self._alone.extend(rows)
+            else:
+                self._groups.append(_Group(rows, [self.crossbars[c] for c in rows]))
+        self._alone.sort()
 
     @property
     def weight(self) -> torch.Tensor:
@@ -84,7 +228,13 @@ class CrossbarStack(AbstractWeightHolder):
             raise ConfigError(f"delta_w must have shape {tuple(self.weight_.shape)}, got {tuple(delta_w.shape)}")
         self.weight_.add_(delta_w)
         stats: list[ProgramStats | None] = [None] * len(self.crossbars)
-        for c in self.programmed:  # loop over the configurations on non-ideal devices
+        for group in self._groups:  # loop over groups: each one tensor program
+            rows = torch.tensor(group.rows, device=delta_w.device)
+            w, group_stats = group.program(delta_w.index_select(0, rows))
+            self.weight_.index_copy_(0, rows, w)
+            for c, st in zip(group.rows, group_stats):
+                stats[c] = st
+        for c in self._alone:  # loop over the configurations programmed alone
             stats[c] = self.crossbars[c].program(delta_w[c])
             self.weight_[c].copy_(self.crossbars[c].weight)
         return stats

@@ -115,15 +115,26 @@ class AbstractPulsedDevice(AbstractDevice):
         """
         n = torch.as_tensor(n_pulses, dtype=g.dtype, device=g.device)
         p = self._params(params, g)
+        c2c = self.nonideal.c2c
+        xi = None
+        if c2c > 0:
+            shape = torch.broadcast_shapes(g.shape, n.shape)
+            xi = _rng.normal(shape, generator=generator, dtype=g.dtype, device=g.device)
+        return self.move(g, n, p, c2c=c2c, xi=xi)
+
+    def move(self, g: torch.Tensor, n: torch.Tensor, p: Params, *, c2c: float | torch.Tensor = 0.0,
+             xi: torch.Tensor | None = None) -> torch.Tensor:
+        """``update`` with every parameter given: ``p`` the full parameter set (tensors
+        broadcasting against ``g``, e.g. one value per stacked configuration), ``c2c`` the
+        cycle-to-cycle spread (a number or such a tensor) and ``xi`` its standard normal draws
+        (None: no write noise). Pure; ``update`` draws ``xi`` and calls this, and a stack of
+        crossbars of one model calls it once for all its configurations."""
         g_min, g_max = p["g_min"], p["g_max"]
         span = g_max - g_min
         u = ((g - g_min) / span).clamp(0.0, 1.0)
         u_new = self._pulse_train(u, n, p)
         g_new = g_min + span * u_new
-        c2c = self.nonideal.c2c
-        if c2c > 0:
-            shape = torch.broadcast_shapes(g.shape, n.shape)
-            xi = _rng.normal(shape, generator=generator, dtype=g.dtype, device=g.device)
+        if xi is not None:
             g_new = g_new + c2c * span * n.abs().sqrt() * xi
         g_new = torch.minimum(torch.maximum(g_new, g_min), g_max)
         return torch.where(n == 0, g, g_new)

@@ -35,7 +35,7 @@ class Study:
     name: str
     title: str
     run: Callable[..., Any] | None = None
-    """``run(config, *, progress=None) -> result``."""
+    """``run(config, *, progress=None[, workers=1]) -> result``."""
     section: Callable[..., Any] | None = None
     """``section(result, *, command) -> report.Section`` for the studies of the paper."""
     check: Callable[[Any], Any] | None = None
@@ -47,6 +47,11 @@ class Study:
     the settings), so that a sweep is checked completely before it starts."""
     sweep_settings: Mapping[str, SettingType] | None = None
     doc: str = ""
+    parallel: bool = False
+    """``run`` also takes ``workers``: processes for its independent pieces (same numbers)."""
+    default: bool = True
+    """A study of the paper that ``memprop reproduce`` runs when no study is named (the main job);
+    False: too long for it, run by name (``memprop reproduce NAME``)."""
 
     @property
     def paper(self) -> bool:
@@ -60,7 +65,7 @@ STUDIES: Mapping[str, Study] = MappingProxyType({
                             sweep_task=reconstruction_sweep.sweep_task,
                             sweep_config=reconstruction_sweep.sweep_config,
                             sweep_settings=reconstruction_sweep.SWEEP_SETTINGS,
-                            doc="pattern reconstruction (Figures 1-4, Table 1)"),
+                            doc="pattern reconstruction (Figures 1-4, Table 1)", parallel=True),
     "classification": Study(name="classification", title=classification.TITLE, run=classification.run,
                             section=classification.section, check=classification.check,
                             sweep_task=classification_sweep.sweep_task,
@@ -69,7 +74,7 @@ STUDIES: Mapping[str, Study] = MappingProxyType({
     "devices": Study(name="devices", title=devices.TITLE, run=devices.run, section=devices.section,
                      sweep_task=devices_sweep.sweep_task, sweep_config=devices_sweep.sweep_config,
                      sweep_settings=devices_sweep.SWEEP_SETTINGS,
-                     doc="memristive device study"),
+                     doc="memristive device study", parallel=True, default=False),
     "gradcheck": Study(name="gradcheck", title=gradcheck.TITLE, run=gradcheck.run, sweep_task=gradcheck.sweep_task,
                        sweep_config=gradcheck.sweep_config,
                        sweep_settings=gradcheck.SWEEP_SETTINGS, doc="RBP/EP against the exact gradient"),

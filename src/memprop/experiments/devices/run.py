@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from functools import partial
 from typing import Any
 
 import torch
 
+from ..._parallel import parallel, run_pieces
 from ..._runtime import torch_device
 from ...crossbar import CrossbarConfig
 from ...networks import full_mask
@@ -45,7 +47,8 @@ from .config import (
 def train_in_situ(patterns: torch.Tensor, W0: torch.Tensor, mask: torch.Tensor, *, rule: str,
                   eta: float, epochs: int, crossbars: list[CrossbarConfig], generator: torch.Generator,
                   device_seed: int, dtype: torch.dtype | None = None,
-                  progress: Progress | None = None) -> tuple[torch.Tensor, list[dict]]:
+                  progress: Progress | None = None, device_seeds: list[int] | None = None,
+                  states_seed: int | None = None) -> tuple[torch.Tensor, list[dict]]:
     """Train C = len(crossbars) copies of W0 online (Table 1's protocol), each on its crossbar.
 
     The reconstruction study's training (:func:`memprop.experiments.reconstruction.training.train`:
@@ -53,6 +56,11 @@ def train_in_situ(patterns: torch.Tensor, W0: torch.Tensor, mask: torch.Tensor, 
     ``-eta grad`` of configuration c programmed into crossbar c and the weights then read back;
     an ideal configuration trains exactly as without devices. One estimate serves all C
     configurations (a (C, N, N) stack).
+
+    ``device_seeds``: one seed per crossbar's generator (default ``derive_seed(device_seed, c)``
+    for configuration c); ``states_seed``: every configuration draws its random initial states
+    from its own generator seeded with it (the same states for all, whatever the stack holds;
+    default: one draw for the whole stack from ``generator``).
 
     Returns:
         The final (C, N, N) weights and each crossbar's counters.
@@ -67,7 +75,8 @@ def train_in_situ(patterns: torch.Tensor, W0: torch.Tensor, mask: torch.Tensor, 
     tr = train(patterns, W0.to(torch.float64).expand(C, N, N), mask, rule=rule,
                etas=torch.full((C,), float(eta), dtype=torch.float64), cfg=tc, generator=generator,
                dtype=dtype, progress=progress, stage=f"{rule} in situ ({C} devices)", crossbar=crossbars,
-               device_seeds=[derive_seed(device_seed, c) for c in range(C)])
+               device_seeds=device_seeds or [derive_seed(device_seed, c) for c in range(C)],
+               row_seeds=None if states_seed is None else [states_seed] * C)
     return tr.W, tr.counters or []
 
 
@@ -83,10 +92,16 @@ def reconstruction_points(points: list[Point], rule: str, *, epochs: int, sample
     eta = rcfg.eta if rule == "ep" else rcfg.eta_rbp
     g = torch.Generator().manual_seed(derive_seed(seed, "states", rule))
     t0 = time.perf_counter()
+    # Each point's random streams follow from the point itself (its crossbar config), never from
+    # its place in the design: the same initial states for every point, and a device stream per
+    # configuration, so a point's numbers do not depend on what else the design (or a sweep task)
+    # trains beside it.
     W, counters = train_in_situ(pats.to(dev), W0, full_mask(N), rule=rule, eta=eta, epochs=epochs,
                                 crossbars=[pt.crossbar for pt in points], generator=g,
                                 device_seed=derive_seed(seed, "devices", rule), dtype=rcfg.train_dtype(),
-                                progress=progress)
+                                progress=progress,
+                                device_seeds=[derive_seed(seed, "devices", rule, repr(pt.crossbar)) for pt in points],
+                                states_seed=derive_seed(seed, "states", rule))
     x, t = test_set(pats, p, samples, derive_seed(seed, "test", p))
     r = recall(rule, W.to(rcfg.recall_dtype()), x, t, cfg=RecallConfig(), dtype=rcfg.recall_dtype())
     acc = r["correct"].double().mean(-1)  # (C,)
@@ -141,25 +156,33 @@ def classification_points(points: list[Point], *, quick: bool, seed: int, epochs
     return out
 
 
-def run(cfg: DevicesConfig, *, progress: Progress | None = None) -> dict[str, Any]:
-    """Every point of the design: ``{"config", "points", "seconds"}``."""
+def run(cfg: DevicesConfig, *, progress: Progress | None = None, workers: int = 1) -> dict[str, Any]:
+    """Every point of the design: ``{"config", "points", "seconds"}``.
+
+    Three independent pieces: EP's stack, RBP's stack and the classification points; with
+    ``workers`` > 1 they run on worker processes at once (the same numbers)."""
     t0 = time.perf_counter()
     grid = cfg.grid
     runtime = dict(torch_device_name=cfg.torch_device, dtype=cfg.dtype)
-    points = []
+    shown = progress if not parallel(workers) else None  # workers report pieces, not epochs
+    pieces = []
     for rule in cfg.rules:  # loop over rules (EP: energy model, RBP: additive model)
         pts = design(grid, W_MAX_RECONSTRUCTION, pairing=True, states=grid["states"])
         if rule == "rbp" and grid["rbp_factors"] == "states":
             pts = [pt for pt in pts if pt.factor in ("reference", "states")]
-        points += reconstruction_points(pts, rule, epochs=grid["epochs"], samples=grid["samples"],
-                                        p=0.1, seed=cfg.seed, progress=progress, **runtime)
+        pieces.append((partial(reconstruction_points, pts, rule, epochs=grid["epochs"], samples=grid["samples"],
+                               p=0.1, seed=cfg.seed, progress=shown, **runtime), ()))
     cpts = design(grid, W_MAX_CLASSIFICATION, pairing=False, states=grid["classification_states"])
-    points += classification_points(cpts, quick=cfg.quick, seed=cfg.seed, progress=progress, **runtime)
+    pieces.append((partial(classification_points, cpts, quick=cfg.quick, seed=cfg.seed, progress=shown,
+                           **runtime), ()))
+    points = [pt for part in run_pieces(pieces, workers=workers, progress=progress, stage="devices")
+              for pt in part]
     points += [dict(p, factor="rounding", value=p["rounding"]) for p in points
                if p["factor"] == "states" and p["value"] == ROUNDING_STATES]
     ccfg = classification_config(quick=cfg.quick, seed=cfg.seed)
     config = {
         "quick": cfg.quick, "seed": cfg.seed, "rules": list(cfg.rules), "torch_device": cfg.torch_device,
+        "workers": workers, "threads": torch.get_num_threads(),
         "dtype": cfg.dtype,
         "grid": {k: list(v) if isinstance(v, tuple) else v for k, v in grid.items()},
         "base_device": {"model": "constant", "states": BASE_STATES, "scheme": "stochastic", "pairing": "one",

@@ -197,7 +197,8 @@ def section(results: dict[str, dict[str, Any]], *, command: str) -> Section:
             f"{t1['device']['pairing']} device(s) per pair, {t1['device']['scheme']} rounding): every trained "
             f"network programmed pattern by pattern and every stored one written once; training sent "
             f"{t1['device']['pulses']} pulses, {t1['device']['energy_j']:.3g} J.")] if "device" in t1 else []),
-        ("Time: {:.0f} s in all, {} torch thread(s): ".format(tm["total_seconds"], tm["threads"])
+        ("Time: {:.0f} s in all, {} torch thread(s) per process, {} worker process(es): ".format(
+            tm["total_seconds"], tm["threads"], tm.get("workers", 1))
          + ", ".join(f"{STAGE_NAMES[k]} {v:.0f} s" for k, v in tm["wall_seconds"].items()) + "."),
     ])
     return Section(study="reconstruction", title=TITLE, claims=claims(t1, f2, f3, diag, command=command), text=text)

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
+from ..._parallel import Workers, as_workers, map_workers, parallel
 from ..._runtime import torch_device
 from ...crossbar import CrossbarConfig
 from ...data import PatternSet, corrupt
@@ -160,16 +162,21 @@ def train_stack(rule: str, rows: list[Row], patterns: torch.Tensor, cfg: Reconst
 
 
 def train_all(cfg: ReconstructionConfig, patterns: PatternSet, rows: list[Row], *,
-              progress: Progress | None = None) -> Trained:
+              progress: Progress | None = None, workers: int | Workers = 1) -> Trained:
     """Train every row: one stacked (C, N, N) run per rule (EP; every RBP variant and learning
     rate together); with ``cfg.device``, in situ, every row on its own crossbar of that config
-    (the ideal device: the device-free numbers)."""
+    (the ideal device: the device-free numbers). The rules' stacks are independent pieces: with
+    ``workers`` > 1 they train on worker processes at once (same numbers)."""
     groups: dict[str, list[Row]] = {}
     for r in rows:
         groups.setdefault(r.rule, []).append(r)
     names = list(groups)
     x = patterns.patterns
-    results = [train_stack(g, groups[g], x, cfg, progress) for g in names]
+    if parallel(workers) and len(names) > 1:
+        results = map_workers(train_stack, [(g, groups[g], x, cfg) for g in names], workers=workers,
+                              progress=progress, stage=f"training {' and '.join(names)}")
+    else:
+        results = [train_stack(g, groups[g], x, cfg, progress) for g in names]
     out = Trained(W={}, snapshots={}, history={}, seconds={}, crossbar=cfg.device)
     for g, res in zip(names, results):
         out.seconds[g] = res["seconds"]
@@ -223,27 +230,43 @@ class Job:
     seed: int
 
 
+def _recall_task(kind: str, W: torch.Tensor, p: float, samples: int, seed: int, patterns: torch.Tensor,
+                 cfg: ReconstructionConfig) -> dict[str, torch.Tensor]:
+    """One evaluation task on a worker: draw its test set (from its seed, as in this process)
+    and recall."""
+    x, t = test_set(patterns, p, samples, seed, cfg.recall_dtype())
+    return _recall_on(kind, W, x, t, patterns.shape[0], samples, seed, cfg)
+
+
 def evaluate(jobs: list[Job], patterns: torch.Tensor, cfg: ReconstructionConfig,
-             progress: Progress | None = None, stage: str = "recall") -> dict[Any, dict[str, Any]]:
+             progress: Progress | None = None, stage: str = "recall", *,
+             workers: int | Workers = 1) -> dict[Any, dict[str, Any]]:
     """Run evaluation jobs, one configuration at a time (each test set drawn once), and return
-    {label: {"accuracy": [per class], "mean": x, "converged": x, "steps": x}}."""
+    {label: {"accuracy": [per class], "mean": x, "converged": x, "steps": x}}.
+
+    With ``workers`` > 1 the (configuration, test set) tasks are independent pieces on worker
+    processes (each draws its test set from the same seed): the same numbers."""
     tasks, labels = [], []
     for j in jobs:
         for c, lab in enumerate(j.labels):
             tasks.append((j.kind, j.W[c:c + 1].contiguous(), j.p, j.samples, j.seed))
             labels.append(lab)
-    sets: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
-    results = []
-    if progress is not None:
-        progress.start(stage, len(tasks))
-    for kind, W, p, samples, seed in tasks:  # loop over configurations x test sets
-        if (p, samples, seed) not in sets:
-            sets[(p, samples, seed)] = test_set(patterns, p, samples, seed, cfg.recall_dtype())
-        results.append(_recall_on(kind, W, *sets[(p, samples, seed)], patterns.shape[0], samples, seed, cfg))
+    if parallel(workers) and len(tasks) > 1:
+        results = map_workers(_recall_task, [(*t, patterns, cfg) for t in tasks], workers=workers,
+                              progress=progress, stage=stage)
+    else:
+        sets: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
+        results = []
         if progress is not None:
-            progress.update(1)
-    if progress is not None:
-        progress.finish()
+            progress.start(stage, len(tasks))
+        for kind, W, p, samples, seed in tasks:  # loop over configurations x test sets
+            if (p, samples, seed) not in sets:
+                sets[(p, samples, seed)] = test_set(patterns, p, samples, seed, cfg.recall_dtype())
+            results.append(_recall_on(kind, W, *sets[(p, samples, seed)], patterns.shape[0], samples, seed, cfg))
+            if progress is not None:
+                progress.update(1)
+        if progress is not None:
+            progress.finish()
     out = {}
     for lab, r in zip(labels, results):
         acc = r["accuracy"][0]
@@ -330,7 +353,7 @@ def _need_trained(cfg, ps, trained, *, fig2=False, k0_seeds=True, sweep=False, p
 
 
 def table1(cfg: ReconstructionConfig, *, patterns: PatternSet | None = None, trained: Trained | None = None,
-           progress: Progress | None = None) -> dict[str, Any]:
+           progress: Progress | None = None, workers: int | Workers = 1) -> dict[str, Any]:
     """Table 1: accuracy per class of hebbian, storkey, rbp, rbp_paper and ep at p = cfg.p, full
     connectivity, ``samples_table1`` corrupted patterns per class (mean over ``seeds``).
 
@@ -350,7 +373,7 @@ def table1(cfg: ReconstructionConfig, *, patterns: PatternSet | None = None, tra
         rows = [trained.one(v, 0, s) for s in range(cfg.seeds)]
         jobs.append(Job(RULE_OF[v], tuple((v, s) for s in range(cfg.seeds)),
                          torch.stack([trained.W[r] for r in rows]), cfg.p, cfg.samples_table1, seed))
-    res = evaluate(jobs, x, cfg, progress, "table 1: recall")
+    res = evaluate(jobs, x, cfg, progress, "table 1: recall", workers=workers)
     accuracy, per_seed, conv = {}, {}, {}
     for rule in ("hebbian", "storkey"):
         accuracy[rule] = res[rule]["accuracy"]
@@ -381,7 +404,7 @@ def table1(cfg: ReconstructionConfig, *, patterns: PatternSet | None = None, tra
 
 
 def fig2(cfg: ReconstructionConfig, *, patterns: PatternSet | None = None, trained: Trained | None = None,
-         progress: Progress | None = None) -> dict[str, Any]:
+         progress: Progress | None = None, workers: int | Workers = 1) -> dict[str, Any]:
     """Figure 2: accuracy against connectivity K for every p of ``p_fig2``: the variants
     ``fig2_rules`` (ep and rbp by default) trained per K (first seed), hebbian and storkey
     stored per K."""
@@ -399,7 +422,7 @@ def fig2(cfg: ReconstructionConfig, *, patterns: PatternSet | None = None, train
         for v in cfg.fig2_rules:
             W = torch.stack([trained.W[trained.one(v, k, 0)] for k in Ks])
             jobs.append(Job(RULE_OF[v], tuple((v, p, k) for k in Ks), W, p, cfg.samples_fig2, seed))
-    res = evaluate(jobs, x, cfg, progress, "figure 2: recall")
+    res = evaluate(jobs, x, cfg, progress, "figure 2: recall", workers=workers)
     points = []
     for (rule, p, k), r in res.items():
         syn = band_synapses(n, k)
@@ -414,7 +437,7 @@ def fig2(cfg: ReconstructionConfig, *, patterns: PatternSet | None = None, train
 
 
 def fig3(cfg: ReconstructionConfig, *, patterns: PatternSet | None = None, trained: Trained | None = None,
-         progress: Progress | None = None) -> dict[str, Any]:
+         progress: Progress | None = None, workers: int | Workers = 1) -> dict[str, Any]:
     """Figure 3: accuracy against training epoch for ep, rbp and rbp_paper (full connectivity,
     p = cfg.p, ``samples_fig3`` per class; mean over ``seeds``)."""
     t0 = time.perf_counter()
@@ -429,7 +452,7 @@ def fig3(cfg: ReconstructionConfig, *, patterns: PatternSet | None = None, train
             snaps = trained.snapshots[trained.one(v, 0, s)]
             W = torch.stack([snaps[e] for e in epochs])
             jobs.append(Job(RULE_OF[v], tuple((v, s, e) for e in epochs), W, cfg.p, cfg.samples_fig3, seed))
-    res = evaluate(jobs, x, cfg, progress, "figure 3: recall")
+    res = evaluate(jobs, x, cfg, progress, "figure 3: recall", workers=workers)
     points = []
     for v in VARIANTS:
         for e in epochs:
@@ -486,7 +509,8 @@ def fig1(cfg: ReconstructionConfig, *, patterns: PatternSet | None = None) -> di
 
 
 def rbp_diagnosis(cfg: ReconstructionConfig, *, patterns: PatternSet | None = None,
-                  trained: Trained | None = None, progress: Progress | None = None) -> dict[str, Any]:
+                  trained: Trained | None = None, progress: Progress | None = None,
+                  workers: int | Workers = 1) -> dict[str, Any]:
     r"""Why RBP learns more slowly than EP under the paper's settings, measured.
 
     At the Figure 3 snapshots of the full-connectivity networks (first seed), for every
@@ -556,7 +580,8 @@ def rbp_diagnosis(cfg: ReconstructionConfig, *, patterns: PatternSet | None = No
                          and r.eta in sweep_etas(cfg)], key=lambda r: (r.eta, r.seed))
     seed = _seed(cfg.seed, "table1", cfg.p)
     res = evaluate([Job("rbp", tuple(r.key for r in sweep_rows), torch.stack([trained.W[r] for r in sweep_rows]),
-                          cfg.p, cfg.samples_table1, seed)], ps.patterns, cfg, progress, "RBP eta sweep: recall")
+                          cfg.p, cfg.samples_table1, seed)], ps.patterns, cfg, progress, "RBP eta sweep: recall",
+                   workers=workers)
     sweep = []
     for eta in sorted({r.eta for r in sweep_rows}):
         rs = [r for r in sweep_rows if r.eta == eta]
@@ -623,25 +648,31 @@ CSV_ROWS = {"fig1": fig1_rows, "table1": table1_rows, "fig2": fig2_rows, "fig3":
 """Each result's flat CSV rows, by result name."""
 
 
-def run(cfg: ReconstructionConfig, *, progress: Progress | None = None) -> dict[str, dict[str, Any]]:
+def run(cfg: ReconstructionConfig, *, progress: Progress | None = None,
+        workers: int | Workers = 1) -> dict[str, dict[str, Any]]:
     """Train once, run every experiment; returns ``{fig1, table1, fig2, fig3, fig4, rbp, timing}``.
 
     With ``cfg.device``, every trained and stored network is on crossbars of that config (the
-    ideal device gives the device-free numbers exactly); table1 then has ``"device"``."""
+    ideal device gives the device-free numbers exactly); table1 then has ``"device"``.
+    ``workers``: processes for the independent pieces: the rules' training stacks (see
+    :func:`train_all`) and every recall task (see :func:`evaluate`); the numbers do not change."""
     t0 = time.perf_counter()
     ps = check(cfg, cfg.recall_dtype())  # fail early: the pattern set, the K grid, the memory
     rows = plan_rows(cfg, ps.n, fig2=True, k0_seeds=True, sweep=True)
     t = time.perf_counter()
-    trained = train_all(cfg, ps, rows, progress=progress)
-    wall = {"training": time.perf_counter() - t}
-    results = {"fig1": fig1(cfg, patterns=ps)}
-    for name, fn in (("table1", table1), ("fig2", fig2), ("fig3", fig3), ("fig4", fig4), ("rbp", rbp_diagnosis)):
-        results[name] = fn(cfg, patterns=ps, trained=trained, progress=progress)
+    n_workers = workers.n if isinstance(workers, Workers) else workers
+    with as_workers(workers) if not isinstance(workers, Workers) else nullcontext(workers) as pool:
+        trained = train_all(cfg, ps, rows, progress=progress, workers=pool)
+        wall = {"training": time.perf_counter() - t}
+        results = {"fig1": fig1(cfg, patterns=ps)}
+        for name, fn in (("table1", table1), ("fig2", fig2), ("fig3", fig3), ("fig4", fig4), ("rbp", rbp_diagnosis)):
+            kw = {} if fn is fig4 else {"workers": pool}
+            results[name] = fn(cfg, patterns=ps, trained=trained, progress=progress, **kw)
     for name, r in results.items():
         wall[name] = r["seconds"]
     timing = {"training": trained.seconds, "training_total": sum(trained.seconds.values())}
     for r in results.values():
         r["training_seconds"] = timing
     results["timing"] = {"total_seconds": time.perf_counter() - t0, "wall_seconds": wall, **timing,
-                         "threads": torch.get_num_threads()}
+                         "threads": torch.get_num_threads(), "workers": n_workers}
     return results
