@@ -57,8 +57,9 @@ def _sync(device: torch.device) -> None:
 
 
 def matmul_rate(m: int, k: int, n: int, *, repeats: int = 5, min_time: float = 0.2,
-                device: torch.device = torch.device("cpu")) -> float:
+                device: torch.device | None = None) -> float:
     """Best-of-``repeats`` float32 rate (FLOP/s) of an (m, k) @ (k, n) product, into a buffer."""
+    device = torch.device("cpu") if device is None else device
     g = torch.Generator().manual_seed(0)
     a = torch.rand(m, k, generator=g).to(device)
     b = torch.rand(k, n, generator=g).to(device)

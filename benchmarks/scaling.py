@@ -88,8 +88,12 @@ def _recon(n: int, patterns: int, configs: int, device: torch.device, recall_sam
 
 def _ep(hidden: int, batch: int, device: torch.device, samples: int = 2000) -> dict:
     from memprop.data import load_builtin_mnist, to_inputs
-    from memprop.experiments.classification import ClassificationConfig, EPConfig, init_state
-    from memprop.experiments.classification import ep_epoch
+    from memprop.experiments.classification import (
+        ClassificationConfig,
+        EPConfig,
+        ep_epoch,
+        init_state,
+    )
 
     images, labels = load_builtin_mnist()
     x, y = to_inputs(images[:samples]), labels[:samples]

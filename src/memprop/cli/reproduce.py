@@ -220,7 +220,7 @@ def _default_args(name: str, parent: argparse.Namespace) -> argparse.Namespace:
 
 
 def command(args: argparse.Namespace) -> int:
-    """Run the study (or every study of the paper), write the files and ``report.md``."""
+    """Run the study (or the main job: the studies of the paper), write the files and ``report.md``."""
     from ..experiments.report import write_report
 
     names = [args.study] if args.study else main_job_studies()
