@@ -218,6 +218,7 @@ def _plot(results: dict, path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter
 
     names = [s for s in results if results[s]["rows"]]
     if not names:
@@ -235,6 +236,9 @@ def _plot(results: dict, path: Path) -> None:
         fit = r["fit"]
         ax.set_title(f"{name}: time ^{fit.get('time_exponent', float('nan')):.2f}, "
                      f"FLOPs ^{fit.get('flops_exponent', float('nan')):.2f}", fontsize=9)
+        for a in (ax, ax2):
+            a.xaxis.set_minor_formatter(NullFormatter())  # only the decades are labelled
+        ax.set_xticks(xs, [str(v) for v in xs])
         ax.set_xlabel(r["units"][0])
         ax.set_ylabel(r["units"][1], color="#0072B2")
     for ax in list(axes.flat)[len(names):]:
