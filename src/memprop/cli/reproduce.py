@@ -190,7 +190,7 @@ def shared_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--workers", type=worker_count, default=None,
                    help="processes for a study's independent pieces (e.g. each rule's training); "
-                        "same numbers with any count (default: one per available core)")
+                        "same numbers with any count (default: one per available core, at most 8)")
     add_runtime_options(p)
 
 
