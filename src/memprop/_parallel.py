@@ -16,8 +16,9 @@ Sweeps parallelise over tasks with dask (:mod:`memprop.sweeps`); this is for the
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import torch
@@ -106,9 +107,15 @@ class Workers:
         return False
 
 
-def as_workers(workers: int | Workers) -> Workers:
-    """``workers`` as a :class:`Workers` (an int makes a new pool the caller must close)."""
-    return workers if isinstance(workers, Workers) else Workers(workers)
+@contextmanager
+def pool(workers: int | Workers) -> Iterator[Workers]:
+    """The :class:`Workers` of a run: the caller's own (left open), or a new pool of ``workers``
+    processes, closed on exit."""
+    if isinstance(workers, Workers):
+        yield workers
+        return
+    with Workers(workers) as new:
+        yield new
 
 
 def parallel(workers: int | Workers) -> bool:
@@ -126,10 +133,8 @@ def map_workers(fn: Callable[..., T], pieces: Sequence[tuple], *, workers: int |
     finished pieces under ``stage`` when workers run them (in this process the pieces report
     their own progress, if they are given one).
     """
-    if isinstance(workers, Workers):
-        return workers.map(fn, pieces, progress=progress, stage=stage)
-    with Workers(workers) as pool:
-        return pool.map(fn, pieces, progress=progress, stage=stage)
+    with pool(workers) as w:
+        return w.map(fn, pieces, progress=progress, stage=stage)
 
 
 def run_pieces(pieces: Sequence[tuple[Callable[..., Any], tuple]], *, workers: int | Workers = 1,

@@ -97,6 +97,20 @@ class ProgramStats:
     """Sum over devices of |r|, the requested nominal pulses before rounding and capping."""
 
 
+def read_out(g: torch.Tensor, *, signed: str, g_min, g_max, w_max, mirror: bool, mask: torch.Tensor | None,
+             dtype: torch.dtype) -> torch.Tensor:
+    """The weights conductances ``g`` (leading device axis) hold, as the network reads them:
+    ``mirror`` copies the upper triangle (one device per neuron pair) below the diagonal, and
+    entries outside ``mask`` are 0. ``g_min``, ``g_max``, ``w_max``: numbers, or tensors broadcasting
+    against the weights (one per stacked configuration)."""
+    w = conductances_to_weights(g, signed=signed, g_min=g_min, g_max=g_max, w_max=w_max)
+    if mirror:
+        w = w.triu() + w.triu(1).mT  # the upper triangle holds the pair's device
+    if mask is not None:
+        w = torch.where(mask, w, torch.zeros_like(w))
+    return w.to(dtype)
+
+
 class Crossbar(AbstractWeightHolder):
     """The devices holding one weight tensor. Final class.
 
@@ -242,13 +256,9 @@ class Crossbar(AbstractWeightHolder):
 
     def _to_weights(self, g: torch.Tensor) -> torch.Tensor:
         dev = self.config.device
-        w = conductances_to_weights(g, signed=self.config.signed, g_min=dev.g_min, g_max=dev.g_max,
-                                    w_max=self.config.w_max)
-        if self.symmetric and self.config.pairing == "one":
-            w = w.triu() + w.triu(1).mT  # the upper triangle holds the pair's device
-        if self.mask is not None:
-            w = torch.where(self.mask, w, torch.zeros_like(w))
-        return w.to(self.weight_.dtype if hasattr(self, "weight_") else self.w_dtype)
+        return read_out(g, signed=self.config.signed, g_min=dev.g_min, g_max=dev.g_max, w_max=self.config.w_max,
+                        mirror=self.symmetric and self.config.pairing == "one", mask=self.mask,
+                        dtype=self.weight_.dtype if hasattr(self, "weight_") else self.w_dtype)
 
     def _check_delta(self, name: str, t: torch.Tensor) -> torch.Tensor:
         if not isinstance(t, torch.Tensor) or tuple(t.shape) != self.shape:

@@ -45,7 +45,8 @@ def weights_to_conductances(w: torch.Tensor, *, signed: str, g_min: float, g_max
 
 def conductances_to_weights(g: torch.Tensor, *, signed: str, g_min: float, g_max: float,
                             w_max: float) -> torch.Tensor:
-    """The weights that conductances ``g`` (leading device axis) encode."""
+    """The weights that conductances ``g`` (leading device axis) encode. ``g_min``, ``g_max`` and
+    ``w_max`` may also be tensors broadcasting against the weights (one per stacked configuration)."""
     scale = g_scale(signed, g_min, g_max, w_max)
     if signed == "differential":
         return (g[0] - g[1]) / scale

@@ -28,9 +28,8 @@ from .. import _rng
 from .._validate import tensor as check_tensor
 from ..devices import AbstractPulsedDevice
 from ..errors import ConfigError
-from .crossbar import Crossbar, CrossbarConfig, ProgramStats
+from .crossbar import Crossbar, CrossbarConfig, ProgramStats, read_out
 from .holder import AbstractWeightHolder
-from .mapping import g_scale
 from .pulses import pulse_counts
 
 
@@ -77,10 +76,11 @@ class _Group:
                     for xb, d in zip(xbs, devices)])
             else:
                 params[name] = per_config([d.nominal_params()[name] for d in devices])
-        wcol = (G,) + (1,) * len(xbs[0].shape)
-        c = xbs[0].config
-        g_mins = torch.tensor([d.g_min for d in devices], dtype=f64, device=dev).view(wcol)
-        g_maxs = torch.tensor([d.g_max for d in devices], dtype=f64, device=dev).view(wcol)
+        wcol = (G,) + (1,) * len(xbs[0].shape)  # one number per configuration, against the weights
+
+        def per_weight(values) -> torch.Tensor:
+            return torch.tensor(values, dtype=f64, device=dev).view(wcol)
+
         self._const = {
             "device": dev, "gshape": gshape, "params": params,
             "scale": per_config([(d.n_states - 1) / (2.0 * xb.config.w_max) for xb, d in zip(xbs, devices)]),
@@ -88,9 +88,9 @@ class _Group:
                                for xb, d in zip(xbs, devices)]),
             "c2c": per_config([d.nonideal.c2c for d in devices]),
             "energy": torch.tensor([d.energy_per_pulse for d in devices], dtype=f64, device=dev),
-            "g_scale": torch.tensor([g_scale(c.signed, d.g_min, d.g_max, xb.config.w_max)
-                                     for xb, d in zip(xbs, devices)], dtype=f64, device=dev).view(wcol),
-            "g_mid": 0.5 * (g_mins + g_maxs),
+            "g_min": per_weight([d.g_min for d in devices]),
+            "g_max": per_weight([d.g_max for d in devices]),
+            "w_max": per_weight([xb.config.w_max for xb in xbs]),
             "present": torch.stack([xb.present for xb in xbs]),
             "stuck": None if xbs[0].stuck is None else torch.stack([xb.stuck for xb in xbs]),
             "mask": None if xbs[0].mask is None else torch.stack([xb.mask for xb in xbs]),
@@ -127,14 +127,9 @@ class _Group:
         events = moving.flatten(1).sum(1)
         energy = n.abs().flatten(1).sum(1) * k["energy"]
         requested = r.abs().flatten(1).sum(1)
-        # The read-out (no read noise, no drift in a group): Crossbar._to_weights, stacked.
-        scale = k["g_scale"]
-        w = (g_new[:, 0] - g_new[:, 1]) / scale if cfg.signed == "differential" else (g_new[:, 0] - k["g_mid"]) / scale
-        if first.symmetric and cfg.pairing == "one":
-            w = w.triu() + w.triu(1).mT
-        if k["mask"] is not None:
-            w = torch.where(k["mask"], w, torch.zeros_like(w))
-        w = w.to(first.weight_.dtype)
+        # The read-out (no read noise, no drift in a group), the device axis first as read_out wants.
+        w = read_out(g_new.movedim(1, 0), signed=cfg.signed, g_min=k["g_min"], g_max=k["g_max"], w_max=k["w_max"],
+                     mirror=first.symmetric and cfg.pairing == "one", mask=k["mask"], dtype=first.weight_.dtype)
         stats = []
         for c, (xb, p_, e_, en_, rq_) in enumerate(zip(xbs, pulses.tolist(), events.tolist(), energy.tolist(),
                                                         requested.tolist())):  # loop over configurations

@@ -46,7 +46,7 @@ from .config import (
 
 def train_in_situ(patterns: torch.Tensor, W0: torch.Tensor, mask: torch.Tensor, *, rule: str,
                   eta: float, epochs: int, crossbars: list[CrossbarConfig], generator: torch.Generator,
-                  device_seed: int, dtype: torch.dtype | None = None,
+                  device_seed: int = 0, dtype: torch.dtype | None = None,
                   progress: Progress | None = None, device_seeds: list[int] | None = None,
                   states_seed: int | None = None) -> tuple[torch.Tensor, list[dict]]:
     """Train C = len(crossbars) copies of W0 online (Table 1's protocol), each on its crossbar.
@@ -90,18 +90,18 @@ def reconstruction_points(points: list[Point], rule: str, *, epochs: int, sample
     N = pats.shape[1]
     W0 = initial_weights(rcfg, N, 0)
     eta = rcfg.eta if rule == "ep" else rcfg.eta_rbp
-    g = torch.Generator().manual_seed(derive_seed(seed, "states", rule))
+    states = derive_seed(seed, "states", rule)
+    g = torch.Generator().manual_seed(states)
     t0 = time.perf_counter()
     # Each point's random streams follow from the point itself (its crossbar config), never from
     # its place in the design: the same initial states for every point, and a device stream per
     # configuration, so a point's numbers do not depend on what else the design (or a sweep task)
     # trains beside it.
     W, counters = train_in_situ(pats.to(dev), W0, full_mask(N), rule=rule, eta=eta, epochs=epochs,
-                                crossbars=[pt.crossbar for pt in points], generator=g,
-                                device_seed=derive_seed(seed, "devices", rule), dtype=rcfg.train_dtype(),
+                                crossbars=[pt.crossbar for pt in points], generator=g, dtype=rcfg.train_dtype(),
                                 progress=progress,
                                 device_seeds=[derive_seed(seed, "devices", rule, repr(pt.crossbar)) for pt in points],
-                                states_seed=derive_seed(seed, "states", rule))
+                                states_seed=states)
     x, t = test_set(pats, p, samples, derive_seed(seed, "test", p))
     r = recall(rule, W.to(rcfg.recall_dtype()), x, t, cfg=RecallConfig(), dtype=rcfg.recall_dtype())
     acc = r["correct"].double().mean(-1)  # (C,)

@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
-from ..._parallel import Workers, as_workers, map_workers, parallel
+from ..._parallel import Workers, map_workers, parallel, pool
 from ..._runtime import torch_device
 from ...crossbar import CrossbarConfig
 from ...data import PatternSet, corrupt
@@ -660,13 +659,13 @@ def run(cfg: ReconstructionConfig, *, progress: Progress | None = None,
     ps = check(cfg, cfg.recall_dtype())  # fail early: the pattern set, the K grid, the memory
     rows = plan_rows(cfg, ps.n, fig2=True, k0_seeds=True, sweep=True)
     t = time.perf_counter()
-    n_workers = workers.n if isinstance(workers, Workers) else workers
-    with as_workers(workers) if not isinstance(workers, Workers) else nullcontext(workers) as pool:
-        trained = train_all(cfg, ps, rows, progress=progress, workers=pool)
+    with pool(workers) as run_pool:
+        n_workers = run_pool.n
+        trained = train_all(cfg, ps, rows, progress=progress, workers=run_pool)
         wall = {"training": time.perf_counter() - t}
         results = {"fig1": fig1(cfg, patterns=ps)}
         for name, fn in (("table1", table1), ("fig2", fig2), ("fig3", fig3), ("fig4", fig4), ("rbp", rbp_diagnosis)):
-            kw = {} if fn is fig4 else {"workers": pool}
+            kw = {} if fn is fig4 else {"workers": run_pool}
             results[name] = fn(cfg, patterns=ps, trained=trained, progress=progress, **kw)
     for name, r in results.items():
         wall[name] = r["seconds"]
