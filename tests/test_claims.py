@@ -132,6 +132,16 @@ def test_the_example_spec_is_the_full_map():
     assert [t.key for t in load_spec(path).checked().tasks()] == [t.key for t in mine] and len(mine) == 19 * 5
 
 
+def test_a_k_grid_that_does_not_fit_the_patterns_is_refused_before_anything_runs():
+    from memprop.experiments.claims import check
+
+    with pytest.raises(ConfigError, match=r"K values must lie in \[0, 99\].*got \[200\]"):
+        check(ClaimsConfig(K=(0, 200)))
+    with pytest.raises(ConfigError, match="K must include 0"):
+        check(ClaimsConfig(K=(80, 90)))
+    check(ClaimsConfig(K=(0, 90)))
+
+
 def test_bad_settings_name_the_argument():
     with pytest.raises(ConfigError, match="seeds"):
         ClaimsConfig(seeds=0)
@@ -198,3 +208,11 @@ def test_the_quick_map_runs_end_to_end_from_the_command_line_and_resumes(tmp_pat
         assert (out / name).exists(), name
     with ResultStore(out / "claims.db", readonly=True) as store:
         assert len(store.rows(status="done")) == 19 * 2
+
+
+def test_the_sweep_engine_checks_every_task_of_the_map_before_it_starts():
+    from memprop.experiments.claims import quick_claims
+    from memprop.sweeps import parse_spec
+    from memprop.sweeps.tasks import check_tasks
+
+    check_tasks("claims", parse_spec(spec(quick_claims())).checked().tasks())  # reconstruction and Figure 5 cells

@@ -78,7 +78,7 @@ def _reconstruction_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-presentations", type=int, default=None,
                    help="cap of --presentation until-memorised per pattern and epoch (default 5)")
     p.add_argument("--eta-rbp", type=float, default=None,
-                   help="RBP learning rate of variant 'rbp' (default 0.015; the paper's 0.01 is 'rbp_paper')")
+                   help="RBP learning rate of variant 'rbp' (default 0.02, with --rbp-presentation until-memorised; the paper's 0.01 is 'rbp_paper')")
     p.add_argument("--rbp-presentation", choices=PRESENTATIONS, default=None,
                    help="presentation of variant 'rbp' (default: the study's documented change)")
     p.add_argument("--seeds", type=int, default=None, help="training seeds at full connectivity (default 1)")
@@ -204,6 +204,12 @@ def _development_write(out: Path, result: dict[str, Any], prov: dict[str, Any]) 
 # ------------------------------------------------------------------------------ claims
 def _claims_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seeds", type=int, default=None, help="training seeds per cell (default 5; --quick: 2)")
+    p.add_argument("--K", type=int, nargs="+", default=None, dest="k_grid", metavar="K",
+                   help="Figure 2's K values (default the study's grid of 10; a smaller map: e.g. 0 80 90)")
+    p.add_argument("--p", type=float, nargs="+", default=None, dest="p_fig2", metavar="P",
+                   help="Figure 2's flip probabilities (default 0.1 0.15 0.2 0.25)")
+    p.add_argument("--samples", type=int, default=None,
+                   help="corrupted test patterns per class for Table 1 and Figures 2 and 3 (default 500, 500, 300)")
 
 
 def _claims_config(args: argparse.Namespace):
@@ -213,6 +219,12 @@ def _claims_config(args: argparse.Namespace):
                               store=str(Path(args.out) / "claims.db"), fresh=args.force)
     if args.seeds is not None:
         kw["seeds"] = args.seeds
+    if args.k_grid is not None:
+        kw["K"] = tuple(args.k_grid)
+    if args.p_fig2 is not None:
+        kw["p_fig2"] = tuple(args.p_fig2)
+    if args.samples is not None:
+        kw.update(samples_table1=args.samples, samples_fig2=args.samples, samples_fig3=args.samples)
     return quick_claims(**kw) if args.quick else ClaimsConfig(**kw)
 
 

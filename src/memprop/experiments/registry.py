@@ -82,7 +82,7 @@ STUDIES: Mapping[str, Study] = MappingProxyType({
     "development": Study(name="development", title=reconstruction.development.TITLE,
                          run=reconstruction.development.run, section=reconstruction.development.section,
                          doc="RBP's default chosen on the development pattern sets", parallel=True, default=False),
-    "claims": Study(name="claims", title=claims.TITLE, run=claims.run, section=claims.section,
+    "claims": Study(name="claims", title=claims.TITLE, run=claims.run, section=claims.section, check=claims.check,
                     sweep_task=claims.sweep_task, sweep_config=claims.sweep_config,
                     sweep_settings=claims.SWEEP_SETTINGS, doc="each claim under every reading of the paper",
                     parallel=True, sweep_engine=True, default=False),

@@ -152,9 +152,9 @@ class ClaimsConfig:
         return asdict(self)
 
 
-QUICK = dict(quick=True, seeds=2, epochs=10, K=(0, 90), p_fig2=(0.1,), fig3_epochs=(0, 5, 10),
+QUICK = dict(quick=True, seeds=2, epochs=8, K=(0, 90), p_fig2=(0.1,), fig3_epochs=(0, 4, 8),
              samples_table1=50, samples_fig2=50, samples_fig3=50, fig5_epochs=1)
-"""``--quick``: a smoke run of the whole map (every reading, 2 seeds) with 10 epochs: Figure 3's
+"""``--quick``: a smoke run of the whole map (every reading, 2 seeds) with 8 epochs: Figure 3's
 criteria (epochs 50-300) cannot be judged from it and say so."""
 
 
@@ -162,3 +162,29 @@ def quick_claims(**overrides: Any) -> ClaimsConfig:
     return ClaimsConfig(**{**QUICK, **overrides})
 
 
+
+
+def check(cfg: Any) -> None:
+    """What the config alone cannot tell, before any task runs: for the map, the pattern file and
+    Figure 2's K against its size (K = 0, full connectivity, is needed by Table 1 and Figure 3); for
+    one task's config (the sweep engine checks each), its study's own check."""
+    from ..reconstruction.config import ReconstructionConfig, check_patterns, load_pattern_set
+
+    if not isinstance(cfg, ClaimsConfig):
+        if isinstance(cfg, ReconstructionConfig):
+            from ..reconstruction.config import check as reconstruction_check
+
+            reconstruction_check(cfg)
+        else:
+            from ..classification import check as classification_check
+
+            classification_check(cfg)
+        return
+
+    ps = load_pattern_set(cfg.patterns)
+    check_patterns(ps)
+    bad = [k for k in cfg.K if not 0 <= k <= ps.n - 1]
+    if bad:
+        raise ConfigError(f"K values must lie in [0, {ps.n - 1}] for {cfg.patterns} (N = {ps.n}), got {bad}")
+    if 0 not in cfg.K:
+        raise ConfigError(f"K must include 0 (full connectivity: Table 1 and Figure 3), got {list(cfg.K)}")

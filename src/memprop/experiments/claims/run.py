@@ -159,7 +159,7 @@ def section(result: dict[str, Any], *, command: str) -> Section:
         f"seed(s) per cell; verdicts from 95 % Student-t intervals over seeds (holds / fails / not decided where the "
         f"interval straddles the criterion). Patterns {cfg['patterns']}, {cfg['epochs']} epochs, Figure 2's K "
         f"{list(cfg['K'])} and p {list(cfg['p_fig2'])}, test patterns per class: Table 1 {cfg['samples_table1']}, "
-        f"Figure 2 {cfg['samples_fig2']}, Figure 3 {cfg['samples_fig3']}." + (" **--quick: a smoke run**: 10 "
+        f"Figure 2 {cfg['samples_fig2']}, Figure 3 {cfg['samples_fig3']}." + (" **--quick: a smoke run**: 8 "
                                                                               "epochs, 2 seeds, tiny test sets." if cfg["quick"] else ""),
         "",
         "**Criteria (written from the paper's words before the map's numbers):**",

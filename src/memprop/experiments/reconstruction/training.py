@@ -291,7 +291,13 @@ def _until_memorised(net, rule_obj, x, T, eta, v0, row_gens, alive, caps, cfg: T
             active &= caps > 1  # once: done after one presentation
             if not bool(active.any()):
                 break
-            active[rows] &= alive[rows] & ~memorised(trainee, T[rows, mu:mu + 1], cfg)[:, 0]
+            active &= alive
+            check = active[rows].nonzero().flatten()  # only configurations still learning are checked
+            if len(check) < len(rows):
+                held = memorised(trainee.take(check), T[rows[check], mu:mu + 1], cfg)
+            else:
+                held = memorised(trainee, T[rows, mu:mu + 1], cfg)
+            active[rows[check]] &= ~held[:, 0]
             capped[:, mu] |= active & (caps <= k + 1)  # shown as often as allowed, still not held
             active &= caps > k + 1
             if not bool(active.any()):
