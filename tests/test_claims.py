@@ -7,8 +7,7 @@ import math
 import pytest
 
 from memprop.errors import ConfigError
-from memprop.experiments.claims import CELLS, ClaimsConfig, readings, spec, sweep_task
-from memprop.experiments.claims import judge
+from memprop.experiments.claims import CELLS, ClaimsConfig, judge, readings, spec, sweep_task
 from memprop.experiments.claims.config import Reading, well_posed
 from memprop.experiments.claims.run import _summarise, judge_all
 from memprop.experiments.reconstruction import TrainConfig
@@ -123,9 +122,7 @@ def test_centred_ep_with_beta_one_is_refused_in_reconstruction():
 def test_the_example_spec_is_the_full_map():
     from pathlib import Path
 
-    from memprop.sweeps import load_spec
-
-    from memprop.sweeps import parse_spec
+    from memprop.sweeps import load_spec, parse_spec
 
     path = Path(__file__).resolve().parents[1] / "examples" / "claims_sweep.toml"
     mine = parse_spec(spec(ClaimsConfig())).checked().tasks()

@@ -20,9 +20,9 @@ from typing import Any
 
 from ..errors import ConfigError
 from . import claims, classification, devices, gradcheck, reconstruction
-from .reconstruction import development as _development  # noqa: F401 (registers the submodule)
 from .classification import sweep as classification_sweep
 from .devices import sweep as devices_sweep
+from .reconstruction import development as _development  # noqa: F401 (registers the submodule)
 from .reconstruction import sweep as reconstruction_sweep
 
 SettingType = type | tuple

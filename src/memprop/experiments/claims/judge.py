@@ -16,7 +16,17 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..classification.config import FIG5_ERROR_BOUND
-from .config import CELLS, FAIL, FIG3_EP_BY, FIG3_RBP_BY, FIG3_RBP_NOT_BY, GOOD, RBP_VARIANT, SPARSE, Reading
+from .config import (
+    CELLS,
+    FAIL,
+    FIG3_EP_BY,
+    FIG3_RBP_BY,
+    FIG3_RBP_NOT_BY,
+    GOOD,
+    RBP_VARIANT,
+    SPARSE,
+    Reading,
+)
 
 _T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
          2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048,

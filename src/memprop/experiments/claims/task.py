@@ -13,7 +13,13 @@ import dataclasses
 from typing import Any
 
 from ...errors import ConfigError
-from ..reconstruction.config import PROTOCOLS, RecallConfig, ReconstructionConfig, TrainConfig, derive_seed
+from ..reconstruction.config import (
+    PROTOCOLS,
+    RecallConfig,
+    ReconstructionConfig,
+    TrainConfig,
+    derive_seed,
+)
 from .config import CELLS, ESTIMATORS, RBP_VARIANT
 
 SWEEP_SETTINGS: dict[str, type | tuple] = {
