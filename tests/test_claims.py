@@ -99,11 +99,17 @@ def test_summaries_name_the_choices_that_decide():
     assert _summarise(every) == "every reading"
     assert _summarise([]) == "none"
     once = [k for k in every if k.startswith("once|")]
-    assert _summarise(once) == "presentation once (any beta, estimator, protocol, RBP rate)"
+    assert _summarise(once) == "presentation once"
     pick = [k for k in every if "|beta=0.1|" in k and ("|initial|" in k or "|one_sided|" in k)]
-    assert _summarise(pick) == ("beta 0.1, estimator centred, protocol initial | beta 0.1, estimator one_sided, "
-                                "protocol initial | beta 0.1, estimator one_sided, protocol input "
-                                "(any presentation, RBP rate)")
+    assert _summarise(pick) == "(beta 0.1, protocol initial) or (beta 0.1, estimator one_sided)"
+    # Table 1 of a measured map: the initial protocol with RBP's default rate or until-memorised
+    na = [k for k in every if "|beta=1|centred|" in k]
+    holds = [k for k in every if "|initial|" in k and k not in na
+             and (k.endswith("rbp=default") or k.startswith("until-memorised|"))]
+    assert _summarise(holds, na) == ("(protocol initial, RBP rate default) or "
+                                     "(presentation until-memorised, protocol initial)")
+    assert _summarise(holds) != _summarise(holds, na)  # without the don't-cares it needs more terms
+    assert _summarise([k for k in every if k not in na], na) == "every reading"
 
 
 def test_cells_and_readings():

@@ -10,6 +10,7 @@ claims --out DIR`` then judges the store it finds in ``DIR``.
 
 from __future__ import annotations
 
+import itertools
 import math
 import tempfile
 import time
@@ -126,28 +127,36 @@ def _by_claim(result: dict[str, Any], claim: str) -> dict[str, list[str]]:
     return out
 
 
-def _summarise(keys: list[str]) -> str:
-    """Readings in words: the choices that do not matter ("any ...": the set holds every value of
-    them) are dropped, and the combinations of the others are listed."""
+def _summarise(keys: list[str], dont_care: list[str] = ()) -> str:
+    """Readings in words, as few partial readings as cover them: each names only the choices
+    that matter ("presentation until-memorised, protocol initial" stands for every reading with
+    those two values), joined by " or ". Readings in ``dont_care`` (not applicable ones) may be
+    covered or not, whichever gives the shorter description. A greedy cover over every partial
+    reading (3 x 4 x 3 x 3 x 3 = 324 of them): always the one that covers most of what is left,
+    the most general on a tie."""
     if not keys:
         return "none"
-    every = [q.key for q in readings()]
-    if len(keys) == len(every):
+    every = [tuple(q.key.split("|")) for q in readings()]
+    want, free = {tuple(k.split("|")) for k in keys}, {tuple(k.split("|")) for k in dont_care}
+    if want | free >= set(every):
         return "every reading"
     names = ("presentation", "beta", "estimator", "protocol", "RBP rate")
-    split = [tuple(k.split("|")) for k in keys]
-    options = [sorted({k.split("|")[i] for k in every}) for i in range(5)]
-    have = set(split)
-    free = [d for d in range(5)
-            if all(t[:d] + (o,) + t[d + 1:] in have for t in have for o in options[d])]
-    kept = [d for d in range(5) if d not in free]
-    combos = sorted({tuple(t[d] for d in kept) for t in split})
+    options = [list(dict.fromkeys(t[d] for t in every)) for d in range(5)]
+    cubes = []
+    for cube in itertools.product(*[(None, *o) for o in options]):
+        pts = {t for t in every if all(c is None or c == v for c, v in zip(cube, t))}
+        if pts <= want | free and pts & want:
+            cubes.append((cube, pts))
+    left, chosen = set(want), []
+    while left:
+        cube, pts = max(cubes, key=lambda c: (len(c[1] & left), sum(v is None for v in c[0])))
+        chosen.append(cube)
+        left -= pts
 
-    def words(combo):
-        return ", ".join(f"{names[d]} {v.split('=')[-1]}" for d, v in zip(kept, combo))
+    def words(cube):
+        return ", ".join(f"{names[d]} {v.split('=')[-1]}" for d, v in enumerate(cube) if v is not None)
 
-    return (" | ".join(words(c) for c in combos)
-            + (f" (any {', '.join(names[d] for d in free)})" if free else ""))
+    return " or ".join(f"({words(c)})" if len(chosen) > 1 else words(c) for c in chosen)
 
 
 def section(result: dict[str, Any], *, command: str) -> Section:
@@ -170,8 +179,9 @@ def section(result: dict[str, Any], *, command: str) -> Section:
     claims = []
     for c in CLAIMS:
         by = _by_claim(result, c)
-        lines.append(f"- {CLAIM_TEXT[c]}: holds under {_summarise(by[judge.HOLDS])}; fails under "
-                     f"{_summarise(by[judge.FAILS])}; not decided under {_summarise(by[judge.UNDECIDED])}"
+        lines.append(f"- {CLAIM_TEXT[c]}: holds under {_summarise(by[judge.HOLDS], by[judge.NA])}; fails under "
+                     f"{_summarise(by[judge.FAILS], by[judge.NA])}; not decided under "
+                     f"{_summarise(by[judge.UNDECIDED], by[judge.NA])}"
                      + (f"; not applicable under {_summarise(by[judge.NA])}" if by[judge.NA] else "") + ".")
         n = {k: len(v) for k, v in by.items()}
         claims.append(Claim(study="claims", claim=CLAIM_TEXT[c],
