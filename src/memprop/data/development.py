@@ -33,13 +33,12 @@ Every shipped set is loaded by name with :func:`load_builtin` (``"builtin:letter
 from __future__ import annotations
 
 import sys
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from memprop.data.patterns import PatternSet, _parse_text, default_patterns, random_correlated
+from memprop.data.patterns import PatternSet, default_patterns, random_correlated, read_packaged
 from memprop.errors import ConfigError, DataError
 
 __all__ = [
@@ -115,15 +114,7 @@ def load_builtin(spec: str) -> PatternSet:
     if name == "letters16":
         return default_patterns()
     filename = name.split("/", 1)[1] + ".txt"
-    resource = resources.files("memprop.data") / "files" / _DEV_DIR / filename
-    try:
-        text = resource.read_text(encoding="utf-8")
-    except OSError as exc:  # pragma: no cover - only for a broken installation
-        raise DataError(
-            f"packaged pattern file {_DEV_DIR}/{filename!r} could not be read ({exc}); "
-            f"reinstall memprop"
-        ) from exc
-    return _parse_text(text, label=f"builtin {_DEV_DIR}/{filename}", source=spec)
+    return read_packaged(f"{_DEV_DIR}/{filename}", source=spec)
 
 
 def set_statistics(patterns: PatternSet | torch.Tensor) -> dict[str, Any]:
