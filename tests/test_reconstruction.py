@@ -342,7 +342,8 @@ def test_run_writes_every_result_with_the_issue_shapes(tmp_path, npy_patterns):
     c = t1["config"]
     assert c["protocol"] == "initial" and c["seed"] == 0 and c["patterns"] == str(npy_patterns)
     assert c["samples_table1"] == 4 and c["training"]["epochs"] == 4 and c["training"]["training_input"] == "clean"
-    assert c["eta_rbp"] == 0.015 and c["eta"] == 0.01 and c["training"]["beta"] == 1.0
+    assert c["eta_rbp"] == 0.02 and c["rbp_presentation"] == "until-memorised" and c["eta"] == 0.01
+    assert c["training"]["beta"] == 1.0 and c["training"]["presentation"] == "once"
     f2 = read_json(tmp_path / "fig2.json")
     assert set(f2) >= {"config", "points", "seconds"}
     pt = f2["points"][0]
@@ -360,7 +361,7 @@ def test_run_writes_every_result_with_the_issue_shapes(tmp_path, npy_patterns):
     f1 = read_json(tmp_path / "fig1.json")
     assert np.allclose(np.diag(f1["correlation"]), 1.0)
     diag = read_json(tmp_path / "rbp.json")
-    assert [s["eta"] for s in diag["eta_sweep"]] == [0.01, 0.015, 0.03]  # rbp_etas, eta and eta_rbp
+    assert [s["eta"] for s in diag["eta_sweep"]] == [0.01, 0.02, 0.03]  # rbp_etas, eta and eta_rbp
     assert all(s["seeds"] == [0, 1, 2] for s in diag["eta_sweep"])  # sweep_seeds
     assert {s["epoch"] for s in diag["snapshots"]["rbp_paper"]} == {0, 2, 4}
     # results are deterministic given the config

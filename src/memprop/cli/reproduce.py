@@ -60,7 +60,7 @@ def _figure(out: Path, name: str, plot, result) -> tuple[str, ...]:
 
 # ------------------------------------------------------------------------------ reconstruction
 def _reconstruction_options(p: argparse.ArgumentParser) -> None:
-    from ..experiments.reconstruction.config import PROTOCOLS, TRAINING_INPUTS
+    from ..experiments.reconstruction.config import PRESENTATIONS, PROTOCOLS, TRAINING_INPUTS
 
     p.add_argument("--patterns", default=None, metavar="FILE",
                    help="pattern set (.txt/.npy/.npz/.png or a directory of .png; default: the 16 letters)")
@@ -72,8 +72,15 @@ def _reconstruction_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--training-p", type=float, default=0.1,
                    help="flip probability of corrupted training inputs (default 0.1)")
     p.add_argument("--epochs", type=int, default=None, help="training epochs (default 300, the paper's)")
+    p.add_argument("--presentation", choices=PRESENTATIONS, default="once",
+                   help="each pattern once per epoch (default), or repeatedly until memorised (the paper's "
+                        "words; at most --max-presentations times per epoch)")
+    p.add_argument("--max-presentations", type=int, default=None,
+                   help="cap of --presentation until-memorised per pattern and epoch (default 5)")
     p.add_argument("--eta-rbp", type=float, default=None,
-                   help="RBP learning rate of variant 'rbp' (default 0.015; the paper's 0.01 is 'rbp_paper')")
+                   help="RBP learning rate of variant 'rbp' (default 0.02, with --rbp-presentation until-memorised; the paper's 0.01 is 'rbp_paper')")
+    p.add_argument("--rbp-presentation", choices=PRESENTATIONS, default=None,
+                   help="presentation of variant 'rbp' (default: the study's documented change)")
     p.add_argument("--seeds", type=int, default=None, help="training seeds at full connectivity (default 1)")
     add_device_options(p)
 
@@ -87,13 +94,18 @@ def _reconstruction_config(args: argparse.Namespace):
     )
 
     training = TrainConfig(training_input=args.training_input, training_p=args.training_p,
-                           **({"epochs": args.epochs} if args.epochs is not None else {}))
+                           presentation=args.presentation,
+                           **({"epochs": args.epochs} if args.epochs is not None else {}),
+                           **({"max_presentations": args.max_presentations}
+                              if args.max_presentations is not None else {}))
     kw: dict[str, Any] = dict(seed=args.seed, training=training, recall=RecallConfig(protocol=args.protocol),
                               device=crossbar_config(args), torch_device=args.torch_device, dtype=args.dtype)
     if args.patterns is not None:
         kw["patterns"] = str(args.patterns)
     if args.eta_rbp is not None:
         kw["eta_rbp"] = args.eta_rbp
+    if args.rbp_presentation is not None:
+        kw["rbp_presentation"] = args.rbp_presentation
     if args.seeds is not None:
         kw["seeds"] = args.seeds
     return quick_config(**kw) if args.quick else ReconstructionConfig(**kw)
@@ -164,10 +176,73 @@ def _devices_write(out: Path, result: dict[str, Any], prov: dict[str, Any]) -> t
     return _figure(out, "devices", plot_devices, result)
 
 
+# ------------------------------------------------------------------------------ development
+def _development_config(args: argparse.Namespace):
+    from ..experiments.reconstruction.development import DevelopmentConfig, quick_development
+
+    kw = dict(seed=args.seed, torch_device=args.torch_device, dtype=args.dtype)
+    if args.sets is not None:
+        kw["sets"] = tuple(args.sets)
+    return quick_development(**kw) if args.quick else DevelopmentConfig(**kw)
+
+
+def _development_options(p: argparse.ArgumentParser) -> None:
+    from ..data import DEVELOPMENT_SETS
+
+    p.add_argument("--sets", nargs="+", choices=DEVELOPMENT_SETS, default=None,
+                   help="development sets to run (default: all eight; --quick: one)")
+
+
+def _development_write(out: Path, result: dict[str, Any], prov: dict[str, Any]) -> tuple[str, ...]:
+    from ..experiments.reconstruction.development import csv_rows
+
+    write_json(out / "development.json", {**result, "provenance": prov})
+    write_csv(out / "development.csv", csv_rows(result))
+    return ()
+
+
+# ------------------------------------------------------------------------------ claims
+def _claims_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--seeds", type=int, default=None, help="training seeds per cell (default 5; --quick: 2)")
+    p.add_argument("--K", type=int, nargs="+", default=None, dest="k_grid", metavar="K",
+                   help="Figure 2's K values (default the study's grid of 10; a smaller map: e.g. 0 80 90)")
+    p.add_argument("--p", type=float, nargs="+", default=None, dest="p_fig2", metavar="P",
+                   help="Figure 2's flip probabilities (default 0.1 0.15 0.2 0.25)")
+    p.add_argument("--samples", type=int, default=None,
+                   help="corrupted test patterns per class for Table 1 and Figures 2 and 3 (default 500, 500, 300)")
+
+
+def _claims_config(args: argparse.Namespace):
+    from ..experiments.claims import ClaimsConfig, quick_claims
+
+    kw: dict[str, Any] = dict(seed=args.seed, torch_device=args.torch_device, dtype=args.dtype,
+                              store=str(Path(args.out) / "claims.db"), fresh=args.force)
+    if args.seeds is not None:
+        kw["seeds"] = args.seeds
+    if args.k_grid is not None:
+        kw["K"] = tuple(args.k_grid)
+    if args.p_fig2 is not None:
+        kw["p_fig2"] = tuple(args.p_fig2)
+    if args.samples is not None:
+        kw.update(samples_table1=args.samples, samples_fig2=args.samples, samples_fig3=args.samples)
+    return quick_claims(**kw) if args.quick else ClaimsConfig(**kw)
+
+
+def _claims_write(out: Path, result: dict[str, Any], prov: dict[str, Any]) -> tuple[str, ...]:
+    from ..experiments.claims import csv_rows
+    from ..plotting.claims import plot_claims
+
+    write_json(out / "claims.json", {**result, "provenance": prov})
+    write_csv(out / "claims.csv", csv_rows(result))
+    return _figure(out, "claims", plot_claims, result)
+
+
 ADAPTERS: dict[str, Adapter] = {
     "reconstruction": Adapter(_reconstruction_options, _reconstruction_config, _reconstruction_write),
     "classification": Adapter(_classification_options, _classification_config, _classification_write),
     "devices": Adapter(_devices_options, _devices_config, _devices_write),
+    "claims": Adapter(_claims_options, _claims_config, _claims_write),
+    "development": Adapter(_development_options, _development_config, _development_write),
 }
 """The command line's side of each study of the paper (keys: names in the registry)."""
 
@@ -236,7 +311,12 @@ def command(args: argparse.Namespace) -> int:
     for name in names:
         study = STUDIES[name]
         started = now()
-        result = study.run(configs[name], progress=progress, **({"workers": workers} if study.parallel else {}))
+        kw: dict[str, Any] = {"workers": workers} if study.parallel else {}
+        if study.sweep_engine:
+            from ..sweeps import run_collect
+
+            kw["sweep"] = run_collect
+        result = study.run(configs[name], progress=progress, **kw)
         prov = provenance(command=args.command_line, seed=args.seed, torch_device=args.torch_device,
                           dtype=getattr(configs[name], "dtype", None), started=started)
         ADAPTERS[name].write(out, result, prov)

@@ -212,15 +212,25 @@ def default_patterns() -> PatternSet:
     Raises:
         DataError: If the packaged file is missing or damaged (a broken installation).
     """
-    resource = resources.files("memprop.data") / "files" / _BUILTIN_LETTERS
+    return read_packaged(_BUILTIN_LETTERS, source="builtin:letters16")
+
+
+def read_packaged(relpath: str, *, source: str) -> PatternSet:
+    """A pattern file shipped in ``memprop/data/files`` (``relpath`` below it), parsed.
+
+    Raises:
+        DataError: If the packaged file is missing or damaged (a broken installation).
+    """
+    resource = resources.files("memprop.data") / "files"
+    for part in relpath.split("/"):
+        resource = resource / part
     try:
         text = resource.read_text(encoding="utf-8")
     except OSError as exc:  # pragma: no cover - only for a broken installation
         raise DataError(
-            f"packaged pattern file {_BUILTIN_LETTERS!r} could not be read ({exc}); "
-            f"reinstall memprop"
+            f"packaged pattern file {relpath!r} could not be read ({exc}); reinstall memprop"
         ) from exc
-    return _parse_text(text, label=f"builtin {_BUILTIN_LETTERS}", source="builtin:letters16")
+    return _parse_text(text, label=f"builtin {relpath}", source=source)
 
 
 def load_patterns(path: str | os.PathLike[str] | None = None) -> PatternSet:

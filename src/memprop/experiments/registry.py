@@ -19,9 +19,10 @@ from types import MappingProxyType
 from typing import Any
 
 from ..errors import ConfigError
-from . import classification, devices, gradcheck, reconstruction
+from . import claims, classification, devices, gradcheck, reconstruction
 from .classification import sweep as classification_sweep
 from .devices import sweep as devices_sweep
+from .reconstruction import development as _development  # noqa: F401 (registers the submodule)
 from .reconstruction import sweep as reconstruction_sweep
 
 SettingType = type | tuple
@@ -49,6 +50,9 @@ class Study:
     doc: str = ""
     parallel: bool = False
     """``run`` also takes ``workers``: processes for its independent pieces (same numbers)."""
+    sweep_engine: bool = False
+    """``run`` also takes ``sweep``: the sweep engine's ``run_collect`` (a layer above the studies),
+    for a study that runs as a sweep (the claims map)."""
     default: bool = True
     """A study of the paper that ``memprop reproduce`` runs when no study is named (the main job);
     False: too long for it, run by name (``memprop reproduce NAME``)."""
@@ -75,6 +79,13 @@ STUDIES: Mapping[str, Study] = MappingProxyType({
                      sweep_task=devices_sweep.sweep_task, sweep_config=devices_sweep.sweep_config,
                      sweep_settings=devices_sweep.SWEEP_SETTINGS,
                      doc="memristive device study", parallel=True, default=False),
+    "development": Study(name="development", title=reconstruction.development.TITLE,
+                         run=reconstruction.development.run, section=reconstruction.development.section,
+                         doc="RBP's default chosen on the development pattern sets", parallel=True, default=False),
+    "claims": Study(name="claims", title=claims.TITLE, run=claims.run, section=claims.section, check=claims.check,
+                    sweep_task=claims.sweep_task, sweep_config=claims.sweep_config,
+                    sweep_settings=claims.SWEEP_SETTINGS, doc="each claim under every reading of the paper",
+                    parallel=True, sweep_engine=True, default=False),
     "gradcheck": Study(name="gradcheck", title=gradcheck.TITLE, run=gradcheck.run, sweep_task=gradcheck.sweep_task,
                        sweep_config=gradcheck.sweep_config,
                        sweep_settings=gradcheck.SWEEP_SETTINGS, doc="RBP/EP against the exact gradient"),

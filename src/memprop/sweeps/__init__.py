@@ -13,6 +13,7 @@ from .inspect import export_json as export_json
 from .inspect import status as status
 from .inspect import table as table
 from .runner import SweepSummary as SweepSummary
+from .runner import run_collect as run_collect
 from .runner import run_sweep as run_sweep
 from .spec import Distribution as Distribution
 from .spec import SweepSpec as SweepSpec

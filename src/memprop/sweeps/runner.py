@@ -22,15 +22,16 @@ import os
 import time
 import traceback
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from ..errors import ConfigError, MempropError
 from ..limits import TASKS_ENV, limit
 from ..progress import Progress
-from .spec import SweepSpec, Task, load_spec
+from .spec import SweepSpec, Task, load_spec, parse_spec
 from .store import ResultStore, TaskResult
 from .tasks import check_tasks
 
@@ -238,3 +239,34 @@ def _run(client, todo: list[Task], store: ResultStore, progress: Progress | None
     if progress is not None:
         progress.finish(info=f"{failed} failed" if failed else "")
     return lost
+
+
+def run_collect(spec: SweepSpec | Mapping[str, Any], store_path: str | Path, *, workers: int | None = None,
+                progress: Progress | None = None, fresh: bool = False,
+                scheduler: str = LOCAL) -> tuple[list[tuple[dict[str, Any], int, dict[str, Any]]], dict[str, Any]]:
+    """Run a sweep (a spec, or its TOML-shaped data) into ``store_path``, resuming what the store
+    holds (``fresh``: delete the store first), and return every finished task of the spec as
+    (settings, seed, metrics), with the summary as a dict. For studies built on sweeps (the
+    claims map), which the layering keeps from importing this engine.
+
+    Raises:
+        MempropError: when tasks failed (they are retried by running the same call again).
+    """
+    if not isinstance(spec, SweepSpec):
+        spec = parse_spec(spec, source="spec")
+    path = Path(store_path)
+    if fresh:
+        for suffix in ("", "-wal", "-shm"):
+            extra = path.with_name(path.name + suffix)
+            if extra.exists():
+                extra.unlink()
+    summary = run_sweep(spec, path, workers=workers, progress=progress, scheduler=scheduler)
+    if summary.failed:
+        raise MempropError(f"{spec.name or spec.study}: {summary.failed} task(s) failed; see `memprop sweep status "
+                           f"{path}`; run the same command again to retry them")
+    wanted = {t.key: t for t in spec.checked().tasks()}
+    with ResultStore(path, readonly=True) as store:
+        rows = [(dict(wanted[r.key].settings), r.seed, dict(r.metrics)) for r in store.rows(status="done")
+                if r.key in wanted]
+    return rows, {"total": summary.total, "submitted": summary.submitted, "skipped": summary.skipped,
+                  "done": summary.done, "seconds": summary.seconds}

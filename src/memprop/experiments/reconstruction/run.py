@@ -154,7 +154,8 @@ def train_stack(rule: str, rows: list[Row], patterns: torch.Tensor, cfg: Reconst
                dtype=cfg.train_dtype(), snapshot_dtype=cfg.recall_dtype(),
                snapshot_epochs=cfg.snapshot_epochs(), snapshot_rows=snap_rows, progress=progress,
                stage=f"train {rule} ({len(rows)} configurations)", row_seeds=row_seeds,
-               crossbar=cfg.device, device_seeds=[_device_seed(cfg, r.key) for r in rows])
+               crossbar=cfg.device, device_seeds=[_device_seed(cfg, r.key) for r in rows],
+               presentations=[cfg.presentation_of(r.variant) for r in rows])
     return {"W": tr.W.to(cfg.recall_dtype()), "snapshots": tr.snapshots, "snap_rows": snap_rows,
             "history": {k: v for k, v in tr.history.items()}, "seconds": tr.seconds,
             "counters": tr.counters}

@@ -16,6 +16,7 @@ import torch
 from ...networks import band_synapses
 from ..cache import cached
 from .config import (
+    PRESENTATIONS,
     PROTOCOLS,
     RULE_OF,
     TRAINING_INPUTS,
@@ -32,6 +33,7 @@ SWEEP_SETTINGS: dict[str, type | tuple] = {
     "patterns": str,
     "protocol": PROTOCOLS,
     "training_input": TRAINING_INPUTS,
+    "presentation": PRESENTATIONS,
     "epochs": int,
     "eta": float,
     "eta_rbp": float,
@@ -50,7 +52,7 @@ def sweep_config(settings: dict[str, Any], seed: int) -> ReconstructionConfig:
     patterns = settings.get("patterns", "builtin:letters16")
     if patterns in ("letters16", "builtin"):
         patterns = "builtin:letters16"
-    training = TrainConfig(**{k: settings[k] for k in ("epochs", "training_input") if k in settings})
+    training = TrainConfig(**{k: settings[k] for k in ("epochs", "training_input", "presentation") if k in settings})
     recall_cfg = RecallConfig(**({"protocol": settings["protocol"]} if "protocol" in settings else {}))
     extra = {k: settings[k] for k in ("eta", "eta_rbp") if k in settings}
     if "samples_per_class" in settings:

@@ -18,6 +18,7 @@ situ, a :class:`~memprop.crossbar.CrossbarStack` holding configuration c on its 
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -31,8 +32,8 @@ from ...errors import ConfigError
 from ...learning import EquilibriumPropagation, Hebbian, RecurrentBackprop, Storkey, train_epoch
 from ...networks import AdditiveNetwork, EnergyNetwork, HopfieldNetwork, full_mask
 from ...progress import Progress
-from ...solvers import EulerSolver, Workspace
-from .config import STORED_RULES, TRAINED_RULES, TrainConfig
+from ...solvers import EulerSolver, Workspace, relax
+from .config import PRESENTATIONS, STORED_RULES, TRAINED_RULES, TrainConfig
 
 DEVICE_SEED_OFFSET = 7919
 """Default seed offset of the crossbars' generators (apart from the rule's stream, so that an
@@ -55,6 +56,18 @@ class Training:
     """In situ training: each configuration's crossbar counters (updates, pulses, events,
     energy_j, devices, ...); None without devices."""
 
+
+MEMORISED_TOL = 1e-4
+"""Tolerance of the memorised check's relaxation (that of the recall tests)."""
+MEMORISED_LEVEL = 0.01
+"""A unit keeps its sign in the memorised check when xi_i v_i exceeds this. Without it a network
+too weak to hold the pattern would pass: from the pattern its state decays towards the origin,
+and the relaxation stops (|dv/dt| = |v| <= tol) with the signs still those of the pattern; such
+units end near tol, far below this level, while a held unit sits at order 1."""
+MEMORISED_TIME = 20.0
+"""Longest relaxation of the memorised check, in time constants (80 Euler steps of EP's 0.25).
+Measured on letters16 (EP, 2 epochs): the check of a sparse network that cannot hold its
+patterns took about 170 steps to converge elsewhere, 64 % of the training time."""
 
 COMPACT_FROM = 8
 """Stacks of at least this many configurations drop finished ones from the working set once they
@@ -91,7 +104,8 @@ def train(patterns: torch.Tensor, W0: torch.Tensor, masks: torch.Tensor, *, rule
           progress: Progress | None = None, stage: str = "",
           row_seeds: Sequence[int] | None = None,
           crossbar: CrossbarConfig | Sequence[CrossbarConfig] | None = None,
-          device_seeds: Sequence[int] | None = None) -> Training:
+          device_seeds: Sequence[int] | None = None,
+          presentations: Sequence[str] | None = None) -> Training:
     """Train C configurations of one rule together, online, pattern by pattern.
 
     Args:
@@ -116,6 +130,8 @@ def train(patterns: torch.Tensor, W0: torch.Tensor, masks: torch.Tensor, *, rule
             as pulses and W[c] becomes one read of the crossbar (two devices per pair make it
             asymmetric: the dynamics then use the hardware's matrix). A configuration on the
             ideal device takes the device-free path (bit-identical to ``crossbar=None``).
+        presentations: one presentation (``once``, ``until-memorised``) per configuration;
+            default ``cfg.presentation`` for every one.
         device_seeds: one seed per configuration for its crossbar's generator (device
             variation, rounding, write and read noise), apart from the rule's ``generator``;
             default ``DEVICE_SEED_OFFSET + c``.
@@ -156,13 +172,22 @@ def train(patterns: torch.Tensor, W0: torch.Tensor, masks: torch.Tensor, *, rule
     snaps: dict[int, torch.Tensor] = {}
     if 0 in wanted:
         snaps[0] = net.W[rows].to(snapshot_dtype).clone()
-    keys = ("loss", "update", "steps", "fixed_point_ok", "not_converged")
+    keys = ("loss", "update", "steps", "fixed_point_ok", "not_converged", "presentations", "capped")
     hist = {k: torch.zeros(C, cfg.epochs, dtype=torch.float64, device=dev) for k in keys}
+    hist["presentations"].fill_(1.0)  # once: one presentation (one update) per pattern
     alive = torch.ones(C, dtype=torch.bool, device=dev)
     if row_seeds is not None and len(row_seeds) != C:
         raise ConfigError(f"row_seeds must give one seed per configuration ({C}), got {len(row_seeds)}")
     row_gens = None if row_seeds is None else [torch.Generator().manual_seed(int(q)) for q in row_seeds]
     T = xi.expand(C, P, N)
+    pres = [cfg.presentation] * C if presentations is None else list(presentations)
+    if len(pres) != C:
+        raise ConfigError(f"presentations must give one per configuration ({C}), got {len(pres)}")
+    for i, q in enumerate(pres):
+        choice(f"presentations[{i}]", q, PRESENTATIONS)
+    caps = None  # every configuration once: the whole epoch in one call
+    if any(q != "once" for q in pres):
+        caps = torch.tensor([1 if q == "once" else cfg.max_presentations for q in pres], device=dev)
     work = Workspace()
     t0 = time.perf_counter()
     if progress is not None:
@@ -173,14 +198,21 @@ def train(patterns: torch.Tensor, W0: torch.Tensor, masks: torch.Tensor, *, rule
             v0 = torch.stack([torch.rand(P, N, generator=gc, dtype=torch.float64) for gc in row_gens])
             v0 = (2.0 * v0 - 1.0).to(device=dev, dtype=dtype)
         x = T if cfg.training_input == "clean" else corrupt(T, cfg.training_p, generator=generator)
-        res = train_epoch(net, rule_obj, x, T, lr=eta, batch_size=1, s0=v0, generator=generator,
-                          alive=alive, keep_free=True, record_norms=True, workspace=work)
-        v = res.free  # (C, P, N): each pattern's free fixed point
+        if caps is None:
+            res = train_epoch(net, rule_obj, x, T, lr=eta, batch_size=1, s0=v0, generator=generator,
+                              alive=alive, keep_free=True, record_norms=True, workspace=work)
+            v, update_norm, steps = res.free, res.update_norm, res.steps  # v: (C, P, N) free fixed points
+            converged = res.converged
+        else:
+            v, update_norm, steps, converged, shown, capped = _until_memorised(
+                net, rule_obj, x, T, eta, v0, row_gens, alive, caps, cfg, generator, work)
+            hist["presentations"][:, epoch] = shown.double().sum(-1) / P
+            hist["capped"][:, epoch] = capped.double().sum(-1)
         hist["loss"][:, epoch] = _sequential_sum(0.5 * (T - v).square().sum(-1)) / P
-        hist["update"][:, epoch] = _sequential_sum(res.update_norm) / P
-        hist["steps"][:, epoch] = _sequential_sum(res.steps) / P
+        hist["update"][:, epoch] = _sequential_sum(update_norm) / P
+        hist["steps"][:, epoch] = _sequential_sum(steps) / P
         hist["fixed_point_ok"][:, epoch] = _sequential_sum((torch.sign(v) == T).all(-1)) / P
-        hist["not_converged"][:, epoch] = (~res.converged).sum(-1).double()
+        hist["not_converged"][:, epoch] = (~converged).sum(-1).double()
         if epoch + 1 in wanted:
             snaps[epoch + 1] = net.W[rows].to(snapshot_dtype).clone()
         if progress is not None:
@@ -190,6 +222,87 @@ def train(patterns: torch.Tensor, W0: torch.Tensor, masks: torch.Tensor, *, rule
     hist["diverged"] = (~alive).to(torch.float64)[:, None].expand(C, max(cfg.epochs, 1)).clone()
     return Training(W=net.W.detach().clone(), snapshots=snaps, history=hist,
                     seconds=time.perf_counter() - t0, counters=None if stack is None else stack.counters())
+
+
+def memorised(net, patterns: torch.Tensor, cfg: TrainConfig) -> torch.Tensor:
+    """(C, B) whether each configuration holds each pattern: relaxed from the clean pattern with
+    I = 0 (the test protocol ``initial`` without corruption) it keeps every sign, each unit more
+    than ``MEMORISED_LEVEL`` from zero. ``patterns``:
+    (C, B, N). Euler with the training step, to ``MEMORISED_TOL`` or for at most
+    ``MEMORISED_TIME`` time constants: a held pattern converges within a few, and a pattern that
+    is not held has drifted away by then (judged by its signs at that time)."""
+    dt = cfg.dt_ep if isinstance(net, EnergyNetwork) else cfg.dt_rbp
+    solver = EulerSolver(dt=dt, tol=max(cfg.tol, MEMORISED_TOL), max_steps=math.ceil(MEMORISED_TIME / dt))
+    eq = relax(net, solver, patterns.clone(), None, throw=False, validate=False)
+    return (patterns * eq.state > MEMORISED_LEVEL).all(-1)
+
+
+def _until_memorised(net, rule_obj, x, T, eta, v0, row_gens, alive, caps, cfg: TrainConfig, generator, work):
+    """One epoch of presentation ``until-memorised`` (see :class:`TrainConfig`): pattern by
+    pattern, every configuration that has not memorised it yet gets another presentation (a fresh
+    random v(0) from its own stream, one update), up to its cap ``caps[c]`` (1: ``once``).
+
+    Repeated presentations train only the configurations still learning: with exact weights as a
+    smaller stack (their rows of W, written back after the update), on hardware by a zero update
+    of the others (a crossbar stack is programmed whole). Either way a configuration's numbers do
+    not depend on what else is in the stack.
+
+    Returns the first presentation's free states, update norms, steps and convergence flags (as
+    ``once`` records them), the presentations of every (configuration, pattern) (C, P) and
+    whether each hit the cap."""
+    C, P, N = T.shape
+    dev, dtype = T.device, T.dtype
+    exact = net.holder("W") is None
+    free = torch.empty(C, P, N, dtype=dtype, device=dev)
+    norms = torch.zeros(C, P, dtype=dtype, device=dev)
+    steps = torch.zeros(C, P, dtype=torch.long, device=dev)
+    conv = torch.zeros(C, P, dtype=torch.bool, device=dev)
+    shown = torch.zeros(C, P, dtype=torch.long, device=dev)
+    capped = torch.zeros(C, P, dtype=torch.bool, device=dev)
+    for mu in range(P):  # patterns in order (the protocol is sequential)
+        active = alive.clone()
+        for k in range(int(caps.max())):  # presentations of pattern mu
+            idx = active.nonzero().flatten()
+            sub = exact and k > 0 and len(idx) < C
+            rows = idx if sub else torch.arange(C, device=dev)
+            s0 = None if v0 is None else v0[:, mu:mu + 1]
+            if k > 0 and row_gens is not None:  # a fresh v(0) per configuration still learning
+                s0 = torch.zeros(len(rows), 1, N, dtype=dtype, device=dev)
+                for j, c in enumerate(rows.tolist()):  # configurations, not units
+                    if bool(active[c]):
+                        s0[j] = (2.0 * torch.rand(1, N, generator=row_gens[c], dtype=torch.float64) - 1.0).to(dev, dtype)
+            elif k > 0:
+                s0 = None
+            gate = (alive & active)[rows]
+            trainee = type(net)(net.W[rows], mask=net.mask[rows]) if sub else net
+            lr = eta[rows] if sub else eta
+            res = train_epoch(trainee, rule_obj, x[rows, mu:mu + 1], T[rows, mu:mu + 1], lr=lr, batch_size=1,
+                              s0=s0, generator=generator, alive=gate, keep_free=True, record_norms=True,
+                              workspace=None if sub else work)
+            if sub:
+                net.W[rows] = trainee.W.detach()
+            alive[rows] &= gate | ~active[rows]  # a non-finite gradient froze a configuration for good
+            shown[rows, mu] += active[rows].long()
+            if k == 0:
+                free[:, mu] = res.free[:, 0]
+                norms[:, mu] = res.update_norm[:, 0]
+                steps[:, mu] = res.steps[:, 0]
+                conv[:, mu] = res.converged[:, 0]
+            active &= caps > 1  # once: done after one presentation
+            if not bool(active.any()):
+                break
+            active &= alive
+            check = active[rows].nonzero().flatten()  # only configurations still learning are checked
+            if len(check) < len(rows):
+                held = memorised(trainee.take(check), T[rows[check], mu:mu + 1], cfg)
+            else:
+                held = memorised(trainee, T[rows, mu:mu + 1], cfg)
+            active[rows[check]] &= ~held[:, 0]
+            capped[:, mu] |= active & (caps <= k + 1)  # shown as often as allowed, still not held
+            active &= caps > k + 1
+            if not bool(active.any()):
+                break
+    return free, norms, steps, conv, shown, capped
 
 
 def program_stored(W: torch.Tensor, masks: torch.Tensor, crossbar: CrossbarConfig, *,
