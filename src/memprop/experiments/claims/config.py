@@ -162,8 +162,6 @@ def quick_claims(**overrides: Any) -> ClaimsConfig:
     return ClaimsConfig(**{**QUICK, **overrides})
 
 
-
-
 def check(cfg: Any) -> None:
     """What the config alone cannot tell, before any task runs: for the map, the pattern file and
     Figure 2's K against its size (K = 0, full connectivity, is needed by Table 1 and Figure 3); for
