@@ -242,8 +242,9 @@ class ReconstructionConfig:
     reported letters): no candidate reached 0.95 on every set, so the rule took the best worst
     case, ``until-memorised`` with eta 0.02 (worst 0.71, on ``lower16``; EP's worst there was
     0.85). Measured by ``memprop reproduce development --sets alphabet26 lower16 corr20_n100
-    corr30_n100 corr40_n100`` (2 seeds; the N = 256 sets were not run). The earlier 0.015 was
-    chosen on the letters themselves."""
+    corr30_n100 corr40_n100`` (2 seeds; round 1 of the rule). It is the rate at N = 100; other N
+    scale it by ``rbp_rate_exponent`` (round 2). The earlier 0.015 was chosen on the letters
+    themselves."""
     rbp_rate_exponent: float = 1.5
     """How the ``rbp`` variant's rate scales with the network size N: eta(N) = eta_rbp * (100 /
     N) ** rbp_rate_exponent (:meth:`eta_of`), so ``eta_rbp`` is the rate at N = 100. Chosen by
