@@ -97,6 +97,9 @@ def test_check_sets_train_the_shipped_defaults_beside_the_rule_and_never_enter_i
     assert got == {"ep": d.eta, "rbp_paper": d.eta, "rbp": pytest.approx(d.eta_of("rbp", 64))}
     text = section(r, command="x").text
     assert "Check sets" in text and str(f) in text
+    from memprop.experiments.reconstruction.development import csv_rows
+
+    assert [q["role"] for q in csv_rows(r)] == ["rule"] * len(r["rows"]) + ["check"] * 3
     only = run(DevelopmentConfig(sets=(), check=(str(f),), seeds=1, samples=2, epochs=1))
     assert only["rows"] == [] and len(only["check_rows"]) == 3
     assert "Check sets" in section(only, command="x").text

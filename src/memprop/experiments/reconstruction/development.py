@@ -281,7 +281,9 @@ def choose_first(candidates: list[tuple[Any, list[float]]]) -> tuple[Any, bool]:
 
 
 def csv_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
-    return result["rows"]
+    """The rule's rows (role ``rule``), then the check sets' (role ``check``, with their variant)."""
+    return ([{"role": "rule", **q} for q in result["rows"]]
+            + [{"role": "check", **q} for q in result.get("check_rows", [])])
 
 
 def _default_rows(result: dict[str, Any]) -> list[dict]:
