@@ -253,6 +253,7 @@ CASES = [
     Case("recon-training-p-big", RECON + " --training-p 1.5", "training_p"),
     Case("recon-training-p-nan", RECON + " --training-p nan", "training_p"),
     Case("recon-eta-negative", RECON + " --eta-rbp -1", "eta_rbp"),
+    Case("recon-rate-exponent-nan", RECON + " --rbp-rate-exponent nan", "rbp_rate_exponent"),
     Case("recon-seeds-zero", RECON + " --seeds 0", "seeds"),
     Case("recon-protocol", RECON + " --protocol sideways", "--protocol"),
     Case("recon-device-preset", RECON + " --device nosuchdevice", "nosuchdevice"),

@@ -5,11 +5,14 @@ from __future__ import annotations
 import pytest
 
 from memprop.errors import ConfigError
+from memprop.experiments.reconstruction.config import ReconstructionConfig, rbp_rate
 from memprop.experiments.reconstruction.development import (
+    RATE_EXPONENTS,
     RBP_CANDIDATES,
     TARGET,
     DevelopmentConfig,
     choose,
+    choose_first,
     run,
     section,
 )
@@ -43,5 +46,71 @@ def test_a_small_run_trains_every_candidate_and_ep_on_each_set():
     assert ("ep", "once", 0.01) in rules
     assert all(0.0 <= q["accuracy"] <= 1.0 for q in r["rows"])
     assert (r["chosen"]["presentation"], r["chosen"]["eta"]) in RBP_CANDIDATES
+    assert r["round2"] is None and r["chosen"]["exponent"] is None  # no set with N != 100
     text = section(r, command="memprop reproduce development").text
-    assert "corr20_n100" in text and "Chosen:" in text
+    assert "corr20_n100" in text and "Round 1 chose" in text and "Round 2 was not run" in text
+
+
+def test_round_two_trains_each_exponent_of_the_rate_at_n_256():
+    cfg = DevelopmentConfig(sets=("corr20_n256",), seeds=1, samples=2, epochs=1)
+    r = run(cfg)
+    base = ReconstructionConfig()
+    r2 = [q for q in r["rows"] if q["exponent"] is not None]
+    assert sorted(q["exponent"] for q in r2) == sorted(RATE_EXPONENTS)
+    for q in r2:  # eta(N) = eta_rbp * (100 / N) ** a, with round 1's presentation
+        assert q["eta"] == pytest.approx(base.eta_rbp * (100 / 256) ** q["exponent"])
+        assert q["presentation"] == base.rbp_presentation
+    assert r["round1"] is None and r["chosen"]["exponent"] in RATE_EXPONENTS
+    assert {(q["rule"], q["presentation"], q["eta"]) for q in r["rows"] if q["exponent"] is None} == {
+        ("ep", "once", base.eta), ("rbp", "once", base.eta)}  # EP and rbp_paper beside them
+    assert "Round 1 was not run" in section(r, command="x").text
+
+
+def test_the_exponent_rule_prefers_the_first_reaching_the_target_else_the_best_worst_case():
+    assert choose_first([(1.0, [0.2, 0.99]), (1.5, [0.96, 0.97]), (2.0, [0.99, 1.0])]) == (1.5, True)
+    assert choose_first([(1.0, [0.2, 0.99]), (1.5, [0.90, 0.97]), (2.0, [0.93, 0.94])]) == (2.0, False)
+
+
+def test_the_rate_scales_with_n_and_is_the_set_rate_at_n_100():
+    assert rbp_rate(0.02, 1.5, 100) == 0.02
+    assert rbp_rate(0.02, 1.0, 200) == pytest.approx(0.01)
+    assert rbp_rate(0.02, 2.0, 50) == pytest.approx(0.08)
+    cfg = ReconstructionConfig(eta_rbp=0.03, rbp_rate_exponent=1.0)
+    assert cfg.eta_of("rbp", 300) == pytest.approx(0.01)
+    assert cfg.eta_of("rbp_paper", 300) == cfg.eta == 0.01  # the paper's rate is never scaled
+    with pytest.raises(ConfigError, match="rbp_rate_exponent"):
+        ReconstructionConfig(rbp_rate_exponent=-1.0)
+
+
+def test_check_sets_train_the_shipped_defaults_beside_the_rule_and_never_enter_it(tmp_path):
+    import numpy as np
+
+    from memprop.data.patterns import random_correlated
+
+    f = tmp_path / "n64.npy"
+    np.save(f, np.asarray(random_correlated(64, 6, 0.3, seed=5, shape=(8, 8)).patterns))
+    cfg = DevelopmentConfig(sets=("corr20_n100",), check=(str(f),), seeds=1, samples=2, epochs=1)
+    r = run(cfg)
+    assert {q["set"] for q in r["rows"]} == {"corr20_n100"}  # the rule sees the collection only
+    d = ReconstructionConfig()
+    got = {q["variant"]: q["eta"] for q in r["check_rows"]}
+    assert got == {"ep": d.eta, "rbp_paper": d.eta, "rbp": pytest.approx(d.eta_of("rbp", 64))}
+    text = section(r, command="x").text
+    assert "Check sets" in text and str(f) in text
+    from memprop.experiments.reconstruction.development import csv_rows
+
+    assert [q["role"] for q in csv_rows(r)] == ["rule"] * len(r["rows"]) + ["check"] * 3
+    only = run(DevelopmentConfig(sets=(), check=(str(f),), seeds=1, samples=2, epochs=1))
+    assert only["rows"] == [] and len(only["check_rows"]) == 3
+    assert "Check sets" in section(only, command="x").text
+
+
+def test_a_check_set_that_cannot_be_read_is_refused_before_anything_runs(tmp_path):
+    from memprop.experiments.reconstruction.development import check
+
+    bad = tmp_path / "bad.npy"
+    bad.write_text("not an array")
+    with pytest.raises(Exception, match="bad.npy"):
+        check(DevelopmentConfig(sets=(), check=(str(bad),)))
+    with pytest.raises(ConfigError, match="sets must name at least one development set"):
+        DevelopmentConfig(sets=())

@@ -81,6 +81,7 @@ STUDIES: Mapping[str, Study] = MappingProxyType({
                      doc="memristive device study", parallel=True, default=False),
     "development": Study(name="development", title=reconstruction.development.TITLE,
                          run=reconstruction.development.run, section=reconstruction.development.section,
+                         check=reconstruction.development.check,
                          doc="RBP's default chosen on the development pattern sets", parallel=True, default=False),
     "claims": Study(name="claims", title=claims.TITLE, run=claims.run, section=claims.section, check=claims.check,
                     sweep_task=claims.sweep_task, sweep_config=claims.sweep_config,

@@ -20,10 +20,15 @@ LABELS = {"ep": "EP", "rbp": "RBP (eta_rbp)", "rbp_paper": "RBP (paper eta)",
 P_COLORS = PALETTE
 
 
+def rbp_eta(c: dict) -> float:
+    """The ``rbp`` variant's rate at the result's N (older results: ``eta_rbp``)."""
+    return c.get("rbp_eta_at_n", c["eta_rbp"])
+
+
 def _label(result: dict, rule: str) -> str:
     c = result["config"]
     if rule == "rbp":
-        return f"RBP (eta_rbp = {c['eta_rbp']:g})"
+        return f"RBP (eta = {rbp_eta(c):.4g})"
     if rule == "rbp_paper":
         return f"RBP (paper eta = {c['eta']:g})"
     if rule == "ep":
@@ -213,7 +218,7 @@ def plot_rbp(result: Mapping[str, Any] | str | os.PathLike):
         for s in sw:
             axes[3].plot([s["eta"]] * len(s["per_seed"]), s["per_seed"], "x", color="0.3", ms=4)
         axes[3].axhline(r["target_accuracy"], color="0.5", ls=":", lw=1)
-        axes[3].axvline(r["config"]["eta_rbp"], color=COLORS["rbp"], ls="--", lw=1, label="eta_rbp")
+        axes[3].axvline(rbp_eta(r["config"]), color=COLORS["rbp"], ls="--", lw=1, label="rbp's eta")
         axes[3].legend(fontsize=7)
     axes[3].set_xlabel("RBP eta")
     axes[3].set_ylabel("accuracy (Table 1 protocol)")

@@ -265,11 +265,19 @@ def _run_compacting(stepper, s0: torch.Tensor, stop: ToTolerance, fraction: floa
     u = stepper.start(s0)
     bufs = (stepper.buffer("a", u), stepper.buffer("b", u))
     r = None
+    recorded_in_set = False  # whether an element already recorded is still in the working set
     for it in range(max_steps + 1):  # loop over steps, each vectorised over the working set
         out = bufs[it % 2]
         r = stepper.advance(u, out, True)
-        done = (r > tol).logical_not_()  # converged, or NaN (which never converges)
         stalled = stepper.stalled
+        if stalled is None and not recorded_in_set and float(r.min()) > tol:
+            # Every element of the working set is unrecorded and still above tol (min propagates
+            # NaN, and NaN > tol is False): nothing to record. One reduction instead of five ops.
+            if it == max_steps:
+                break
+            u = out
+            continue
+        done = (r > tol).logical_not_()  # converged, or NaN (which never converges)
         if stalled is not None:
             done |= stalled
         new = done.logical_and_(active)
@@ -291,12 +299,14 @@ def _run_compacting(stepper, s0: torch.Tensor, stop: ToTolerance, fraction: floa
                 keep = (~row_done).nonzero().squeeze(1)
                 stepper = stepper.take(keep)
                 index, active = index[keep], active[keep]
+                recorded_in_set = not bool(active.all())
                 if it == max_steps:
                     u, r = u[keep], r[keep]
                     break
                 u = out[keep]
                 bufs = (stepper.buffer("a", u), stepper.buffer("b", u))
                 continue
+            recorded_in_set = True
         if it == max_steps:
             break
         u = out

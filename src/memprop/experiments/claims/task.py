@@ -126,7 +126,7 @@ def _reconstruction_cell(c: dict[str, Any], cfg: ReconstructionConfig, seed: int
         weights = stored_weights(x, Ks, dtype=cfg.recall_dtype())
     else:
         variants = ["ep"] if c["kind"] == "ep" else [RBP_VARIANT["paper"], RBP_VARIANT["default"]]
-        rows = [Row(v, cfg.eta_of(v), k, seed) for v in variants for k in Ks]
+        rows = [Row(v, cfg.eta_of(v, n), k, seed) for v in variants for k in Ks]
         tr = train_stack(c["kind"], rows, x, cfg)
         for v in variants:
             idx = [i for i, r in enumerate(rows) if r.variant == v]

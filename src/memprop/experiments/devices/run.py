@@ -89,7 +89,7 @@ def reconstruction_points(points: list[Point], rule: str, *, epochs: int, sample
     pats = load_pattern_set(rcfg.patterns, rcfg.recall_dtype()).patterns
     N = pats.shape[1]
     W0 = initial_weights(rcfg, N, 0)
-    eta = rcfg.eta if rule == "ep" else rcfg.eta_rbp
+    eta = rcfg.eta_of("ep" if rule == "ep" else "rbp", N)
     states = derive_seed(seed, "states", rule)
     g = torch.Generator().manual_seed(states)
     t0 = time.perf_counter()

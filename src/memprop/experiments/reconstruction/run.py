@@ -104,25 +104,26 @@ def plan_rows(cfg: ReconstructionConfig, n: int, *, fig2: bool, k0_seeds: bool, 
             rows.append(r)
 
     for v in variants:
-        add(Row(v, cfg.eta_of(v), 0, 0))
+        add(Row(v, cfg.eta_of(v, n), 0, 0))
         if fig2 and v in cfg.fig2_rules:
             for k in cfg.k_grid(n):
-                add(Row(v, cfg.eta_of(v), k, 0))
+                add(Row(v, cfg.eta_of(v, n), k, 0))
         if k0_seeds:
             for s in range(cfg.seeds):
-                add(Row(v, cfg.eta_of(v), 0, s))
+                add(Row(v, cfg.eta_of(v, n), 0, s))
     if sweep:
         have = {(r.eta, r.seed) for r in rows if r.rule == "rbp" and r.K == 0}
-        for e in sweep_etas(cfg):
+        for e in sweep_etas(cfg, n):
             for s in range(cfg.sweep_seeds if cfg.rbp_etas else 1):
                 if (e, s) not in have:
                     add(Row("rbp_sweep", e, 0, s))
     return rows
 
 
-def sweep_etas(cfg: ReconstructionConfig) -> tuple[float, ...]:
-    """The RBP learning rates of the diagnosis sweep: ``rbp_etas`` with eta and eta_rbp."""
-    return tuple(sorted({*cfg.rbp_etas, cfg.eta, cfg.eta_rbp}))
+def sweep_etas(cfg: ReconstructionConfig, n: int) -> tuple[float, ...]:
+    """The RBP learning rates of the diagnosis sweep on ``n`` units: ``rbp_etas`` with eta and
+    the ``rbp`` variant's rate."""
+    return tuple(sorted({*cfg.rbp_etas, cfg.eta, cfg.eta_of("rbp", n)}))
 
 
 def initial_weights(cfg: ReconstructionConfig, n: int, seed: int) -> torch.Tensor:
@@ -333,6 +334,7 @@ def _context(cfg: ReconstructionConfig, ps: PatternSet) -> tuple[PatternSet, dic
     config.update(_summary(cfg.recall))
     config["patterns_source"] = ps.source
     config["N"] = ps.n
+    config["rbp_eta_at_n"] = cfg.eta_of("rbp", ps.n)
     config["classes"] = list(ps.names)
     return ps, config
 
@@ -577,7 +579,7 @@ def rbp_diagnosis(cfg: ReconstructionConfig, *, patterns: PatternSet | None = No
     # The learning-rate sweep: RBP at full connectivity, every sweep seed, tested as Table 1.
     n_seeds = cfg.sweep_seeds if cfg.rbp_etas else 1
     sweep_rows = sorted([r for r in trained.W if r.rule == "rbp" and r.K == 0 and r.seed < n_seeds
-                         and r.eta in sweep_etas(cfg)], key=lambda r: (r.eta, r.seed))
+                         and r.eta in sweep_etas(cfg, ps.n)], key=lambda r: (r.eta, r.seed))
     seed = _seed(cfg.seed, "table1", cfg.p)
     res = evaluate([Job("rbp", tuple(r.key for r in sweep_rows), torch.stack([trained.W[r] for r in sweep_rows]),
                           cfg.p, cfg.samples_table1, seed)], ps.patterns, cfg, progress, "RBP eta sweep: recall",

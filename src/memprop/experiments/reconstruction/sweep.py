@@ -37,6 +37,7 @@ SWEEP_SETTINGS: dict[str, type | tuple] = {
     "epochs": int,
     "eta": float,
     "eta_rbp": float,
+    "rbp_rate_exponent": float,
     "samples_per_class": int,
     "K": int,
     "p": float,
@@ -54,7 +55,7 @@ def sweep_config(settings: dict[str, Any], seed: int) -> ReconstructionConfig:
         patterns = "builtin:letters16"
     training = TrainConfig(**{k: settings[k] for k in ("epochs", "training_input", "presentation") if k in settings})
     recall_cfg = RecallConfig(**({"protocol": settings["protocol"]} if "protocol" in settings else {}))
-    extra = {k: settings[k] for k in ("eta", "eta_rbp") if k in settings}
+    extra = {k: settings[k] for k in ("eta", "eta_rbp", "rbp_rate_exponent") if k in settings}
     if "samples_per_class" in settings:
         extra["samples_fig2"] = settings["samples_per_class"]
     extra.update({k: settings[k] for k in ("torch_device", "dtype") if k in settings})
@@ -92,7 +93,7 @@ def sweep_task(settings: dict[str, Any], seed: int) -> dict[str, Any]:
         kind = RULE_OF[rule]
         study = replace(cfg, K=None, p_fig2=ReconstructionConfig().p_fig2)
         trained = trained_stack(study, kind, x)
-        row = Row(rule, cfg.eta_of(rule), K, 0)
+        row = Row(rule, cfg.eta_of(rule, n), K, 0)
         W = (trained[row] if row in trained else train_stack(kind, [row], x, cfg)["W"][0])[None]
     job = Job(RULE_OF.get(rule, rule), (rule,), W, p, cfg.samples_fig2, derive_seed(cfg.seed, "fig2", p))
     r = evaluate([job], x, cfg)[rule]

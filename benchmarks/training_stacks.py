@@ -1,0 +1,39 @@
+"""Wall time of the quick reconstruction study's training stacks (the main job's longest pieces).
+
+    python benchmarks/training_stacks.py [--rules ep rbp]
+
+Trains each rule's stack of ``memprop reproduce reconstruction --quick`` (every configuration the
+study trains for that rule) in this process with 1 torch thread, and prints its wall time and a
+checksum of the final weights, so that a before/after pair (``ab_commits.sh``, or two trees run at
+once) shows both the speed and that the numbers did not change.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--rules", nargs="+", choices=("ep", "rbp"), default=["rbp", "ep"])
+    args = p.parse_args()
+    torch.set_num_threads(1)
+    from memprop.experiments.reconstruction.config import load_pattern_set, quick_config
+    from memprop.experiments.reconstruction.run import plan_rows, train_stack
+
+    cfg = quick_config()
+    ps = load_pattern_set(cfg.patterns, cfg.recall_dtype())
+    for rule in args.rules:
+        rows = [r for r in plan_rows(cfg, ps.n, fig2=True, k0_seeds=True, sweep=True) if r.rule == rule]
+        t = time.perf_counter()
+        tr = train_stack(rule, rows, ps.patterns, cfg)
+        W = tr["W"].double()
+        print(f"{rule} stack ({len(rows)} configurations): {time.perf_counter() - t:.1f} s, "
+              f"{torch.get_num_threads()} thread; W checksum {float(W.sum()):.12g} {float(W.abs().sum()):.12g}")
+
+
+if __name__ == "__main__":
+    main()
