@@ -119,6 +119,16 @@ def test_cells_and_readings():
     assert not well_posed("centred", 1.0) and well_posed("centred", 0.5) and well_posed("one_sided", 1.0)
 
 
+@pytest.mark.parametrize("presentation", ["once", "until-memorised"])
+def test_the_presentation_reading_trains_both_rbp_rates(presentation):
+    # the "RBP rate" reading varies the rate only: rbp and rbp_paper share the cell's presentation
+    from memprop.experiments.claims.task import sweep_config
+
+    cfg = sweep_config({"cell": f"rbp/{presentation}"}, 0)
+    assert cfg.presentation_of("rbp") == cfg.presentation_of("rbp_paper") == presentation
+    assert cfg.eta_of("rbp", 100) == 0.02 and cfg.eta_of("rbp_paper", 100) == 0.01
+
+
 def test_centred_ep_with_beta_one_is_refused_in_reconstruction():
     with pytest.raises(ConfigError, match="beta = 1 with estimator 'centred'"):
         TrainConfig(estimator="centred", beta=1.0)

@@ -33,7 +33,8 @@ TITLE = "Claims map: which reading of the paper makes each claim hold"
 BETAS = (0.1, 0.5, 1.0)
 ESTIMATORS = ("one_sided", "centred")
 RBP_RATES = ("paper", "default")
-"""RBP's learning rate: the paper's eta (variant rbp_paper) or the study's eta_rbp (variant rbp)."""
+"""RBP's learning rate: the paper's eta (variant rbp_paper) or the study's default (variant rbp:
+eta_rbp scaled to the set's N by rbp_rate_exponent, with its presentation)."""
 RBP_VARIANT = {"paper": "rbp_paper", "default": "rbp"}
 CLAIMS = ("table1", "fig2", "fig3", "fig5")
 

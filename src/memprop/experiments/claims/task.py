@@ -77,8 +77,11 @@ def sweep_config(settings: dict[str, Any], seed: int) -> Any:
     training = TrainConfig(epochs=settings.get("epochs", 300), presentation=c.get("presentation", "once"),
                            beta=c.get("beta", 1.0), estimator=c.get("estimator", ESTIMATORS[0]))
     extra = {k: settings[k] for k in ("torch_device", "dtype") if k in settings}
+    # rbp_presentation=None: the cell's presentation reading trains both RBP variants (the
+    # "RBP rate" reading varies the rate only; the study's default would train ``rbp``
+    # until-memorised in every cell)
     return ReconstructionConfig(
-        patterns=settings.get("patterns", "builtin:letters16"), seed=0, training=training,
+        patterns=settings.get("patterns", "builtin:letters16"), seed=0, training=training, rbp_presentation=None,
         K=_numbers("K", settings.get("K", "0"), int), p_fig2=_numbers("p_fig2", settings.get("p_fig2", "0.1"), float),
         fig3_epochs=_numbers("fig3_epochs", settings.get("fig3_epochs", "0"), int),
         samples_table1=settings.get("samples_table1", 500), samples_fig2=settings.get("samples_fig2", 500),
