@@ -217,7 +217,6 @@ def run(cfg: DevelopmentConfig, *, progress: Progress | None = None, workers: in
             more = _run_pieces([_round2_piece(s, set_size(s), base, cfg) for s in sets2], workers, progress,
                                "development: round 2")
             results += more
-            rows = _rows(results, base=None)
     rows = _rows(results, base=base)
     round2 = None
     table2 = _table(rows, lambda q: q["exponent"] is not None and q["set"] in sets2, lambda q: q["exponent"])
@@ -226,7 +225,7 @@ def run(cfg: DevelopmentConfig, *, progress: Progress | None = None, workers: in
             table2.setdefault(a, [])
         chosen2, reached2 = choose_first([(a, table2[a]) for a in RATE_EXPONENTS])
         round2 = {"exponent": chosen2, "reached_target": reached2,
-                  "worst": {f"{a:g}": min(table2[a]) for a in RATE_EXPONENTS}}
+                  "worst": {f"{a:g}": min(table2[a]) for a in RATE_EXPONENTS if table2[a]}}
     order = {s: i for i, s in enumerate(cfg.sets)}
     rows.sort(key=lambda q: (order[q["set"]], q["rule"] != "ep", q["presentation"], q["eta"], q["seed"]))
     chosen = {"presentation": base[0], "eta": base[1],
