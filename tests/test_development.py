@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from memprop.errors import ConfigError
+from memprop.errors import ConfigError, DataError
 from memprop.experiments.reconstruction.config import ReconstructionConfig, rbp_rate
 from memprop.experiments.reconstruction.development import (
     RATE_EXPONENTS,
@@ -110,7 +110,7 @@ def test_a_check_set_that_cannot_be_read_is_refused_before_anything_runs(tmp_pat
 
     bad = tmp_path / "bad.npy"
     bad.write_text("not an array")
-    with pytest.raises(Exception, match="bad.npy"):
+    with pytest.raises(DataError, match=r"check\[0\]: .*bad.npy"):
         check(DevelopmentConfig(sets=(), check=(str(bad),)))
     with pytest.raises(ConfigError, match="sets must name at least one development set"):
         DevelopmentConfig(sets=())

@@ -43,7 +43,7 @@ import torch
 from ..._parallel import Workers, map_workers
 from ..._validate import positive_int
 from ...data import DEVELOPMENT_SETS
-from ...errors import ConfigError
+from ...errors import ConfigError, DataError
 from ...progress import Progress
 from .config import (
     RATE_REFERENCE_N,
@@ -162,8 +162,12 @@ def set_size(name: str) -> int:
 
 def check(cfg: DevelopmentConfig) -> None:
     """Load every check set before anything runs (a bad file fails at once, naming itself)."""
-    for f in cfg.check:
-        set_size(f)
+    for i, f in enumerate(cfg.check):
+        try:
+            set_size(f)
+        except DataError as e:
+            raise DataError(f"check[{i}]: {e} (a pattern file: .txt, .npy, .npz, .png or a folder of PNGs, "
+                            f"or builtin:NAME)") from None
 
 
 def _round1_pieces(name: str, cfg: DevelopmentConfig) -> list[tuple]:
