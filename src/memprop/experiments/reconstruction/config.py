@@ -209,7 +209,7 @@ class RecallConfig:
 
 
 # --------------------------------------------------------------------------------------------
-# A lean Euler solver for small batches
+# The study's config, and RBP's rate at N
 
 
 RATE_REFERENCE_N = 100
