@@ -326,3 +326,16 @@ def test_sign_recall_matches_synchronous_sign_updates(max_steps, with_input, mon
     monkeypatch.setattr(HopfieldNetwork, "fixed_point_map", counted)
     relax(net, SignRecall(max_steps=max_steps), s0, drive=drive, throw=False)
     assert len(calls) <= int(steps[conv].max()) + 3 < max_steps
+
+
+def test_a_nan_element_finishes_at_once_and_leaves_the_others_as_they_are_alone():
+    # the loop's shortcut (one reduction while nothing can be recorded) must still see NaN
+    net, x, _ = make_model("energy")
+    solver = EulerSolver(dt=0.25, tol=1e-6, max_steps=500)
+    s0 = torch.zeros_like(x[:2]).uniform_(-1, 1, generator=torch.Generator().manual_seed(1))
+    alone = relax(net, solver, s0[1:].clone(), x[1:2], throw=False)
+    s0[0, 0] = float("nan")
+    both = relax(net, solver, s0, x[:2], throw=False, validate=False)
+    assert int(both.steps[0]) == 0 and not bool(both.converged[0])
+    assert torch.equal(both.state[1], alone.state[0]) and int(both.steps[1]) == int(alone.steps[0])
+    assert bool(both.converged[1])
