@@ -114,3 +114,18 @@ def test_a_check_set_that_cannot_be_read_is_refused_before_anything_runs(tmp_pat
         check(DevelopmentConfig(sets=(), check=(str(bad),)))
     with pytest.raises(ConfigError, match="sets must name at least one development set"):
         DevelopmentConfig(sets=())
+
+
+def test_the_nearest_pattern_reference_is_the_ml_decoder_and_appears_in_the_report():
+    import torch
+
+    from memprop.experiments.reconstruction.recall import nearest_pattern
+
+    pats = torch.tensor([[1.0, 1, 1, 1, 1, 1], [1, 1, 1, -1, -1, -1]])
+    x = torch.tensor([[1.0, 1, 1, 1, 1, -1],  # one flip from pattern 0: right
+                      [1, 1, 1, 1, -1, -1],  # equidistant (a tie): wrong
+                      [1, 1, 1, -1, -1, 1]])  # nearer pattern 1 than its original 0: wrong
+    assert nearest_pattern(x, pats, pats[[0, 0, 0]]).tolist() == [True, False, False]
+    r = run(DevelopmentConfig(sets=("lower16",), seeds=1, samples=3, epochs=1))
+    assert 0.0 <= r["nearest_pattern"]["lower16"] <= 1.0
+    assert "nearest pattern" in section(r, command="x").text

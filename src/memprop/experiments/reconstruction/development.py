@@ -53,7 +53,8 @@ from .config import (
     load_pattern_set,
     rbp_rate,
 )
-from .run import Job, Row, evaluate, train_stack
+from .recall import nearest_pattern
+from .run import Job, Row, evaluate, test_set, train_stack
 
 TITLE = "RBP's default, chosen on the development collection (not on the reported letters)"
 
@@ -170,6 +171,15 @@ def check(cfg: DevelopmentConfig) -> None:
                             f"or builtin:NAME)") from None
 
 
+def _nearest_reference(name: str, cfg: DevelopmentConfig) -> float:
+    """Accuracy of the nearest-pattern decoder on set ``name``'s Table 1 test set (the one every
+    rule is tested on): what any recall ending on a stored pattern can reach at most."""
+    rc = cfg.study(name, "once")
+    ps = load_pattern_set(rc.patterns, torch.float64)
+    x, t = test_set(ps.patterns, cfg.p, cfg.samples, derive_seed(cfg.seed, "table1", cfg.p), torch.float64)
+    return float(nearest_pattern(x, ps.patterns.to(torch.float64), t).double().mean())
+
+
 def _round1_pieces(name: str, cfg: DevelopmentConfig) -> list[tuple]:
     return [(name, "rbp", pres, tuple(e for p, e in RBP_CANDIDATES if p == pres), cfg)
             for pres in ("once", "until-memorised")]
@@ -236,6 +246,7 @@ def run(cfg: DevelopmentConfig, *, progress: Progress | None = None, workers: in
               "exponent": None if round2 is None else round2["exponent"],
               "round1_run": round1 is not None, "reached_target": all(
                   r["reached_target"] for r in (round1, round2) if r is not None)}
+    reference = {s: _nearest_reference(s, cfg) for s in (*cfg.sets, *cfg.check)}
     check_rows = _rows(checked, base=None)
     corder = {s: i for i, s in enumerate(cfg.check)}
     check_rows.sort(key=lambda q: (corder[q["set"]], q["rule"] != "ep", q["presentation"], q["eta"], q["seed"]))
@@ -247,7 +258,7 @@ def run(cfg: DevelopmentConfig, *, progress: Progress | None = None, workers: in
             "exponents": list(RATE_EXPONENTS), "target": TARGET, "rows": rows, "check_rows": check_rows,
             "shipped": {"eta_rbp": d.eta_rbp, "rbp_rate_exponent": d.rbp_rate_exponent,
                         "presentation": d.presentation_of("rbp"), "eta": d.eta},
-            "round1": round1, "round2": round2, "chosen": chosen,
+            "round1": round1, "round2": round2, "chosen": chosen, "nearest_pattern": reference,
             "seconds": time.perf_counter() - t0, "threads": torch.get_num_threads()}
 
 
@@ -320,11 +331,14 @@ def section(result: dict[str, Any], *, command: str):
     cols += [(f"R2 a = {a:g}", lambda q, a=a: q["exponent"] == a) for a in RATE_EXPONENTS]
     default_keys = {id(q) for q in _default_rows(result)}
     cols.append(("**default**", lambda q: id(q) in default_keys))
-    lines = ["| set | N | P | corr | " + " | ".join(c for c, _ in cols) + " |", "|" + "---|" * (4 + len(cols))]
+    ref = result.get("nearest_pattern", {})
+    lines = ["| set | N | P | corr | nearest pattern | " + " | ".join(c for c, _ in cols) + " |",
+             "|" + "---|" * (5 + len(cols))]
     for s in sets:
         q0 = next(q for q in rows if q["set"] == s)
         cells = [cell(lambda q, f=f, s=s: q["set"] == s and f(q)) for _, f in cols]
-        lines.append(f"| {s} | {q0['N']} | {q0['P']} | {q0['correlation']:.2f} | " + " | ".join(cells) + " |")
+        lines.append(f"| {s} | {q0['N']} | {q0['P']} | {q0['correlation']:.2f} | {_ref(ref, s)} | "
+                     + " | ".join(cells) + " |")
     cfg = result["config"]
     r1, r2 = result["round1"], result["round2"]
     if r1 is not None:
@@ -345,7 +359,8 @@ def section(result: dict[str, Any], *, command: str):
         f"patterns per class) reaches {result['target']} with every one of {cfg['seeds']} training seed(s) on every "
         f"set, else the largest worst case; round 2 (R2 columns, N != 100 sets) does the same for the exponent a of "
         f"eta(N) = eta * (100 / N) ** a with round 1's choice. Cells: accuracy, lowest-highest over seeds. EP and "
-        f"rbp_paper: the study's defaults.", "", *lines, "", t1, t2,
+        f"rbp_paper: the study's defaults. Nearest pattern: the accuracy of the nearest-stored-pattern decoder on the "
+        f"same test set, the most any recall that ends on a stored pattern can reach.", "", *lines, "", t1, t2,
         f"Time {result['seconds']:.0f} s, {result['threads']} torch thread(s) per process."])
     text += _check_text(result)
     claims = _check_claims(result, command) if result.get("check_rows") else []
@@ -370,7 +385,8 @@ def _check_text(result: dict[str, Any]) -> str:
     lines = ["", "", f"Check sets (outside the collection; never used by the rule): Table 1 accuracy, lowest-highest "
              f"over seeds, of EP, rbp_paper (once, eta {sh['eta']:g}) and the shipped default `rbp` "
              f"({sh['presentation']}, eta {sh['eta_rbp']:g} * (100 / N) ** {sh['rbp_rate_exponent']:g}).", "",
-             "| set | N | P | corr | EP | rbp_paper | rbp (eta at N) |", "|---|---|---|---|---|---|---|"]
+             "| set | N | P | corr | nearest pattern | EP | rbp_paper | rbp (eta at N) |",
+             "|---|---|---|---|---|---|---|---|"]
     for s in dict.fromkeys(q["set"] for q in rows):
         qs = [q for q in rows if q["set"] == s]
 
@@ -379,7 +395,8 @@ def _check_text(result: dict[str, Any]) -> str:
             return "n/a" if not a else f"{min(a):.3f}" + (f"-{max(a):.3f}" if len(a) > 1 else "")
 
         eta = next((q["eta"] for q in qs if q["variant"] == "rbp"), None)
-        lines.append(f"| {s} | {qs[0]['N']} | {qs[0]['P']} | {qs[0]['correlation']:.2f} | {cell('ep')} | "
+        lines.append(f"| {s} | {qs[0]['N']} | {qs[0]['P']} | {qs[0]['correlation']:.2f} | "
+                     f"{_ref(result.get('nearest_pattern', {}), s)} | {cell('ep')} | "
                      f"{cell('rbp_paper')} | {cell('rbp')} ({eta:.4g}) |")
     return "\n".join(lines)
 
@@ -394,3 +411,7 @@ def _check_claims(result: dict[str, Any], command: str) -> list:
                   measured=(f"lowest over {len({q['set'] for q in rows})} check set(s) and seeds: EP {low['ep']:.3f}, "
                             f"RBP default {low['rbp']:.3f}"),
                   holds=min(low.values()) >= result["target"], command=command)]
+
+
+def _ref(reference: dict[str, float], name: str) -> str:
+    return f"{reference[name]:.3f}" if name in reference else "n/a"

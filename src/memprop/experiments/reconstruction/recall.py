@@ -98,3 +98,17 @@ def recall(kind: str, W: torch.Tensor, corrupted: torch.Tensor, originals: torch
             if keep_states:
                 out["states"][c, sl] = eq.state
     return out
+
+
+def nearest_pattern(corrupted: torch.Tensor, patterns: torch.Tensor, originals: torch.Tensor) -> torch.Tensor:
+    """(M,) whether the stored pattern nearest in Hamming distance to each corrupted pattern is
+    its original, a tie counting as wrong: the maximum-likelihood decoder for independent pixel
+    flips with p < 1/2. No recall that ends on a stored pattern does better on the same test set,
+    so it bounds what any rule can reach there (a reference, not a network).
+
+    Shapes: corrupted and originals (M, N), patterns (P, N), all +-1."""
+    overlap = corrupted @ patterns.T  # (M, P): N - 2 * Hamming distance
+    best = overlap.max(-1, keepdim=True).values
+    unique = (overlap == best).sum(-1) == 1
+    own = (corrupted * originals).sum(-1, keepdim=True)
+    return unique & (own == best).squeeze(-1)
