@@ -252,8 +252,10 @@ class ReconstructionConfig:
     normalised, eta 0.0078 at N = 256) failed on 2 of 6 (set, seed) runs (accuracy 0 and 0.87),
     a = 1.5 (0.0049) gave 1.000 on all 6 (``memprop reproduce development --sets corr20_n256
     corr30_n256 corr40_n256``), and held on sets the rule never saw at N = 64, 144 and 400
-    (``docs/claims.md``); below N = 64 it is an extrapolation (0.31 at N = 16). ``rbp_paper``
-    keeps the paper's unscaled ``eta``."""
+    (``docs/claims.md``). Below N = 64 it does not hold: at N = 25 (eta 0.16) RBP's training loss
+    grows (0.8-1.0 to 6-28 within 30 epochs) and a run ended with non-finite weights, so on small
+    networks pass ``eta_rbp``/``rbp_rate_exponent`` yourself. ``rbp_paper`` keeps the paper's
+    unscaled ``eta``."""
     rbp_presentation: str | None = "until-memorised"
     """Presentation of the ``rbp`` variant (part of the documented change, see ``eta_rbp``); None:
     ``training.presentation``, as every other variant."""
