@@ -253,7 +253,8 @@ class ReconstructionConfig:
     a = 1.5 (0.0049) gave 1.000 on all 6 (``memprop reproduce development --sets corr20_n256
     corr30_n256 corr40_n256``), and held on sets the rule never saw at N = 64, 144 and 400
     (``docs/claims.md``). Below N = 64 it does not hold: at N = 25 (eta 0.16) RBP's training loss
-    grows (0.8-1.0 to 6-28 within 30 epochs) and a run ended with non-finite weights, so on small
+    grows (0.8-1.0 to 6-28 within 30 epochs), and the check run on N = 25 and 36 ended with
+    non-finite weights (``docs/claims.md``), so on small
     networks pass ``eta_rbp``/``rbp_rate_exponent`` yourself. ``rbp_paper`` keeps the paper's
     unscaled ``eta``."""
     rbp_presentation: str | None = "until-memorised"
