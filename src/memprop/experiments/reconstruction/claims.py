@@ -22,16 +22,11 @@ def _at_epoch(points: list[dict[str, Any]], rule: str, epoch: int) -> str:
     return f"{q['accuracy']:.3f}" + ("" if q["epoch"] == epoch else f" (epoch {q['epoch']})")
 
 
-def rbp_eta(cfg: dict) -> float:
-    """The ``rbp`` variant's rate on this result's N (``ReconstructionConfig.eta_of``)."""
-    return cfg.get("rbp_eta_at_n", cfg["eta_rbp"])
-
-
 def _change(cfg: dict) -> str:
     """The documented change of variant ``rbp`` in words."""
     pres = cfg.get("rbp_presentation") or cfg["training"]["presentation"]
-    a = cfg.get("rbp_rate_exponent", 0.0)
-    scale = "" if a == 0 else f" * (100 / N) ** {a:g} = {rbp_eta(cfg):.4g} at N = {cfg.get('N')}"
+    a = cfg["rbp_rate_exponent"]
+    scale = "" if a == 0 else f" * (100 / N) ** {a:g} = {cfg['rbp_eta_at_n']:.4g} at N = {cfg['N']}"
     return f"eta_rbp = {cfg['eta_rbp']:g}{scale}, presentation {pres}"
 
 
@@ -45,7 +40,7 @@ def claims(t1: dict, f2: dict, f3: dict, diag: dict | None, *, command: str) -> 
             f"{cfg['protocol']}, {seeds} training seed(s), seed {cfg['seed']}")
     stored_fail = max(m["hebbian"], m["storkey"]) <= FAIL
     for rbp, label in (("rbp_paper", "paper's eta"), ("rbp", f"documented change {_change(cfg)}")):
-        eta = cfg["eta"] if rbp == "rbp_paper" else rbp_eta(cfg)
+        eta = cfg["eta"] if rbp == "rbp_paper" else cfg["rbp_eta_at_n"]
         out.append(Claim(
             study="reconstruction",
             claim=f"Table 1: RBP and EP reconstruct the correlated patterns, Hebbian and Storkey fail (RBP with {label})",
@@ -66,7 +61,7 @@ def claims(t1: dict, f2: dict, f3: dict, diag: dict | None, *, command: str) -> 
             a, b = sum(ep_few) / len(ep_few), sum(rb_few) / len(rb_few)
             holds = a - b > MARGIN
             meas = (f"mean over K in {ks} (<= {FEW_CONNECTIONS:.0%} of the {n * n} synapses) and p in "
-                    f"{list(cfg['p_fig2'])}: EP {a:.3f}, RBP (eta {cfg['eta'] if rbp == 'rbp_paper' else rbp_eta(cfg):.4g}) "
+                    f"{list(cfg['p_fig2'])}: EP {a:.3f}, RBP (eta {cfg['eta'] if rbp == 'rbp_paper' else cfg['rbp_eta_at_n']:.4g}) "
                     f"{b:.3f}; full connectivity (mean over p): EP {sum(full['ep']) / len(full['ep']):.3f}, "
                     f"RBP {sum(full[rbp]) / len(full[rbp]):.3f}")
             mid = [q for q in f2["points"] if FEW_CONNECTIONS < q["synapse_fraction"] <= 0.5]

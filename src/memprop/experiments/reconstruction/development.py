@@ -174,10 +174,9 @@ def check(cfg: DevelopmentConfig) -> None:
 def _nearest_reference(name: str, cfg: DevelopmentConfig) -> float:
     """Accuracy of the nearest-pattern decoder on set ``name``'s Table 1 test set (the one every
     rule is tested on): what any recall ending on a stored pattern can reach at most."""
-    rc = cfg.study(name, "once")
-    ps = load_pattern_set(rc.patterns, torch.float64)
-    x, t = test_set(ps.patterns, cfg.p, cfg.samples, derive_seed(cfg.seed, "table1", cfg.p), torch.float64)
-    return float(nearest_pattern(x, ps.patterns.to(torch.float64), t).double().mean())
+    xi = load_pattern_set(_spec(name), torch.float64).patterns
+    x, t = test_set(xi, cfg.p, cfg.samples, derive_seed(cfg.seed, "table1", cfg.p))
+    return float(nearest_pattern(x, xi, t).double().mean())
 
 
 def _round1_pieces(name: str, cfg: DevelopmentConfig) -> list[tuple]:
@@ -240,24 +239,20 @@ def run(cfg: DevelopmentConfig, *, progress: Progress | None = None, workers: in
         chosen2, reached2 = choose_first([(a, table2[a]) for a in RATE_EXPONENTS])
         round2 = {"exponent": chosen2, "reached_target": reached2,
                   "worst": {f"{a:g}": min(table2[a]) for a in RATE_EXPONENTS if table2[a]}}
-    order = {s: i for i, s in enumerate(cfg.sets)}
-    rows.sort(key=lambda q: (order[q["set"]], q["rule"] != "ep", q["presentation"], q["eta"], q["seed"]))
+    rows = _sorted(rows, cfg.sets)
     chosen = {"presentation": base[0], "eta": base[1],
               "exponent": None if round2 is None else round2["exponent"],
               "round1_run": round1 is not None, "reached_target": all(
                   r["reached_target"] for r in (round1, round2) if r is not None)}
     reference = {s: _nearest_reference(s, cfg) for s in (*cfg.sets, *cfg.check)}
-    check_rows = _rows(checked, base=None)
-    corder = {s: i for i, s in enumerate(cfg.check)}
-    check_rows.sort(key=lambda q: (corder[q["set"]], q["rule"] != "ep", q["presentation"], q["eta"], q["seed"]))
-    d = ReconstructionConfig()
+    check_rows = _sorted(_rows(checked, base=None), cfg.check)
     for q in check_rows:
         q["variant"] = "ep" if q["rule"] == "ep" else "rbp_paper" if (
-            q["presentation"], q["eta"]) == ("once", d.eta) else "rbp"
+            q["presentation"], q["eta"]) == ("once", default.eta) else "rbp"
     return {"config": asdict(cfg), "candidates": [list(c) for c in RBP_CANDIDATES],
             "exponents": list(RATE_EXPONENTS), "target": TARGET, "rows": rows, "check_rows": check_rows,
-            "shipped": {"eta_rbp": d.eta_rbp, "rbp_rate_exponent": d.rbp_rate_exponent,
-                        "presentation": d.presentation_of("rbp"), "eta": d.eta},
+            "shipped": {"eta_rbp": default.eta_rbp, "rbp_rate_exponent": default.rbp_rate_exponent,
+                        "presentation": default.presentation_of("rbp"), "eta": default.eta},
             "round1": round1, "round2": round2, "chosen": chosen, "nearest_pattern": reference,
             "seconds": time.perf_counter() - t0, "threads": torch.get_num_threads()}
 
@@ -274,6 +269,12 @@ def _rows(results: list[dict], *, base: tuple[str, float] | None) -> list[dict]:
                 rows.append({"set": r["set"], "N": r["N"], "P": r["P"], "correlation": r["correlation"],
                              "rule": r["rule"], "presentation": r["presentation"], "exponent": a, **q})
     return rows
+
+
+def _sorted(rows: list[dict], names) -> list[dict]:
+    """``rows`` in the order of ``names``, EP first, then by presentation, eta and seed."""
+    order = {s: i for i, s in enumerate(names)}
+    return sorted(rows, key=lambda q: (order[q["set"]], q["rule"] != "ep", q["presentation"], q["eta"], q["seed"]))
 
 
 def _table(rows: list[dict], keep, key) -> dict:
