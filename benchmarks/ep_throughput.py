@@ -39,7 +39,7 @@ import time
 
 import torch
 
-from memprop._runtime import configure_threads, torch_device
+from memprop._runtime import configure_allocator, configure_threads, torch_device
 from memprop.data import load_builtin_mnist, to_inputs
 from memprop.experiments.classification import ClassificationConfig, EPConfig, init_state
 from memprop.experiments.classification import ep_epoch as train_one_epoch
@@ -120,6 +120,7 @@ def main(argv=None) -> int:
     p.add_argument("--json", action="store_true", help="also print the figures as one JSON line")
     args = p.parse_args(argv)
     threads = configure_threads(args.threads)
+    allocator = configure_allocator()  # as the CLI runs
     device = torch_device(args.torch_device)
 
     # Rounds interleave the measurements, so that all see the same machine (other processes come
@@ -137,7 +138,7 @@ def main(argv=None) -> int:
     floor = FLOPS_PER_SAMPLE * 1000 / rate
     print("memprop EP training throughput: 784-500-10, 20 free + 4 nudged iterations,")
     print("  epsilon 0.5, beta 1, one-sided, persistent states, shipped MNIST subset")
-    print(f"torch {torch.__version__}, threads used: {threads}, torch device: {device}")
+    print(f"torch {torch.__version__}, threads used: {threads}, allocator: {allocator}, torch device: {device}")
     print(f"float32 matmul rate, 1024x1024x1024: {rate / 1e9:.1f} GFLOP/s (best of {args.repeats} rounds; "
           f"median {statistics.median(rates) / 1e9:.1f})")
     print(f"  (at EP's input-projection shape 20x784x500: {rate_ep / 1e9:.1f} GFLOP/s)")

@@ -13,7 +13,7 @@ import time
 
 import torch
 
-from memprop._runtime import configure_threads
+from memprop._runtime import configure_allocator, configure_threads
 from memprop.experiments import reconstruction as rec
 
 
@@ -27,6 +27,7 @@ def main() -> None:
                     help="dtype of every tensor (default: the study's own)")
     args = ap.parse_args()
     threads = configure_threads(args.threads)
+    allocator = configure_allocator()  # as the CLI runs
     kw = dict(torch_device=args.torch_device, dtype=args.dtype)
     cfg = rec.quick_config(**kw) if args.quick else rec.ReconstructionConfig(**kw)
     t0 = time.perf_counter()
@@ -34,7 +35,7 @@ def main() -> None:
     total = time.perf_counter() - t0
     t = results["timing"]
     print(f"reconstruction study ({'--quick' if args.quick else 'full'}): torch threads {threads} "
-          f"(torch reports {torch.get_num_threads()}) per process, {args.workers} worker process(es), torch device "
+          f"(torch reports {torch.get_num_threads()}) per process, allocator {allocator}, {args.workers} worker process(es), torch device "
           f"{args.torch_device}, dtype "
           f"{args.dtype or 'the study default'}")
     for stage, s in t["wall_seconds"].items():

@@ -164,9 +164,10 @@ def main(argv=None) -> int:
     p.add_argument("--series", nargs="+", choices=SERIES, default=list(SERIES), help="which series (default all)")
     p.add_argument("--point", nargs=2, metavar=("SERIES", "VALUE"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
-    from memprop._runtime import configure_threads
+    from memprop._runtime import configure_allocator, configure_threads
 
     threads = configure_threads(args.threads)
+    allocator = configure_allocator()  # as the CLI runs (each point's process too)
     if args.point:
         print(json.dumps(point(args.point[0], int(args.point[1]), args.torch_device)))
         return 0
@@ -179,7 +180,7 @@ def main(argv=None) -> int:
         "ep_batch": [20, 100, 500],
     }
     results = {}
-    print(f"scaling: torch {torch.__version__}, {threads} torch thread(s) per point, torch device {args.torch_device}")
+    print(f"scaling: torch {torch.__version__}, {threads} torch thread(s) per point, allocator {allocator}, torch device {args.torch_device}")
     for series in args.series:
         rows = []
         for v in grids[series]:
@@ -206,7 +207,7 @@ def main(argv=None) -> int:
         results[series] = {"rows": rows, "fit": fit, "units": UNITS[series]}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    meta = {"torch": torch.__version__, "threads": threads, "torch_device": args.torch_device}
+    meta = {"torch": torch.__version__, "threads": threads, "allocator": allocator, "torch_device": args.torch_device}
     (out / "scaling.json").write_text(json.dumps({"meta": meta, "series": results}, indent=1))
     _plot(results, out / "scaling.png")
     print(f"wrote {out / 'scaling.json'} and {out / 'scaling.png'}")

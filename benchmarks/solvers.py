@@ -15,7 +15,7 @@ import time
 
 import torch
 
-from memprop._runtime import configure_threads
+from memprop._runtime import configure_allocator, configure_threads
 from memprop.networks import EnergyNetwork, init_symmetric
 from memprop.solvers import AndersonSolver, ClippedRelaxation, EulerSolver, relax
 
@@ -31,6 +31,7 @@ def main() -> None:
     p.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     a = p.parse_args()
     threads = configure_threads(a.threads)
+    allocator = configure_allocator()  # as the CLI runs
     dtype = getattr(torch, a.dtype)
     g = torch.Generator().manual_seed(0)
     net = EnergyNetwork(init_symmetric(a.n, scale=a.scale, generator=g, dtype=dtype))
@@ -41,7 +42,7 @@ def main() -> None:
         "clipped (eps=0.5)": ClippedRelaxation(epsilon=0.5, tol=a.tol, max_steps=100_000),
         "anderson (m=5, h=0.5)": AndersonSolver(tol=a.tol, max_steps=100_000),
     }
-    print(f"energy model N={a.n}, batch={a.batch}, tol={a.tol:g}, {a.dtype}, torch threads={threads}")
+    print(f"energy model N={a.n}, batch={a.batch}, tol={a.tol:g}, {a.dtype}, torch threads={threads}, allocator {allocator}")
     print(f"{'solver':<24} {'mean steps':>10} {'max steps':>10} {'time (s)':>9} {'max residual':>13}")
     for name, solver in solvers.items():
         best = float("inf")

@@ -13,14 +13,14 @@ from __future__ import annotations
 import argparse
 import time
 
-import torch
-
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--rules", nargs="+", choices=("ep", "rbp"), default=["rbp", "ep"])
     args = p.parse_args()
-    torch.set_num_threads(1)
+    from memprop._runtime import configure_allocator, configure_threads
+
+    threads, allocator = configure_threads(1), configure_allocator()  # as the CLI runs
     from memprop.experiments.reconstruction.config import load_pattern_set, quick_config
     from memprop.experiments.reconstruction.run import plan_rows, train_stack
 
@@ -32,7 +32,7 @@ def main() -> None:
         tr = train_stack(rule, rows, ps.patterns, cfg)
         W = tr["W"].double()
         print(f"{rule} stack ({len(rows)} configurations): {time.perf_counter() - t:.1f} s, "
-              f"{torch.get_num_threads()} thread; W checksum {float(W.sum()):.12g} {float(W.abs().sum()):.12g}")
+              f"{threads} thread, allocator {allocator}; W checksum {float(W.sum()):.12g} {float(W.abs().sum()):.12g}")
 
 
 if __name__ == "__main__":

@@ -183,6 +183,7 @@ CASES = [
     Case("patterns-lying-header", RECON + " --patterns {d}/liar.npy", "{d}/liar.npy", setup=lambda d: _liar_npy(d)),
     Case("env-threads-text", "device list", "MEMPROP_THREADS", env={"MEMPROP_THREADS": "abc"}),
     Case("env-threads-zero", "device list", "MEMPROP_THREADS", env={"MEMPROP_THREADS": "0"}),
+    Case("env-allocator-unknown", "device list", "MEMPROP_ALLOCATOR", env={"MEMPROP_ALLOCATOR": "jemalloc"}),
     Case("env-cache-file", RECON, "MEMPROP_CACHE_DIR", setup=lambda d: (d / "f").write_text("x"),
          env={"MEMPROP_CACHE_DIR": "{d}/f"}),
     Case("env-mnist-missing", TRAIN, "MEMPROP_MNIST_DIR", env={"MEMPROP_MNIST_DIR": "{d}/nowhere"}),

@@ -207,3 +207,34 @@ def test_rule_validation_names_the_argument():
         Hebbian().gradients(HopfieldNetwork(torch.zeros(12, 12)), None, torch.ones(2, 5))
     with pytest.raises(ConfigError, match="lr must be a finite number >= 0, got -1"):
         sgd_step(enet, {"W": torch.zeros_like(enet.W)}, -1)
+
+
+def _stack_of_three():
+    W = torch.stack([init_symmetric(6, generator=torch.Generator().manual_seed(i), dtype=torch.float64)
+                     for i in range(3)])
+    return AdditiveNetwork(W.clone(), mask=band_mask(6, 0).expand(3, 6, 6))
+
+
+@pytest.mark.parametrize("bad", ["nan_gradient", "overflowing_update"])
+def test_a_stacked_configuration_that_would_go_non_finite_is_frozen_with_its_last_weights(bad):
+    from memprop.learning.updates import apply_update
+
+    net = _stack_of_three()
+    before = net.W.detach().clone()
+    g = torch.full_like(before, 0.5)
+    if bad == "nan_gradient":
+        g[1, 2, 3] = float("nan")
+    else:  # a finite gradient whose step takes one weight past the largest float
+        net.W.data[1, 2, 3] = -1e308
+        before = net.W.detach().clone()
+        g[1, 2, 3] = 1e308
+    alive = torch.ones(3, dtype=torch.bool)
+    out = apply_update(net, {"W": g}, 0.9, alive=alive, norms=True)
+    assert alive.tolist() == [True, False, True]
+    assert torch.equal(net.W[1], before[1])  # frozen: the last finite weights, untouched
+    assert bool(torch.isfinite(net.W).all())
+    assert torch.equal(net.W[0], before[0] - 0.9 * g[0])  # the others as if alone
+    assert torch.equal(net.W[2], before[2] - 0.9 * g[2])
+    assert out["norm"][1] == 0.0 and out["norm"][0] > 0.0
+    apply_update(net, {"W": g.nan_to_num(0.0)}, 0.9, alive=alive)  # dead for good
+    assert torch.equal(net.W[1], before[1]) and alive.tolist() == [True, False, True]

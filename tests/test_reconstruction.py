@@ -130,6 +130,25 @@ def test_recall_is_the_engine_relaxation_with_compaction(kind, generator):
         assert torch.equal(out["correct"][c], (torch.sign(ref.state) == x).all(-1))
 
 
+@pytest.mark.parametrize("kind", ["ep", "rbp", "hebbian"])
+def test_a_configuration_with_non_finite_weights_is_scored_zero_and_the_others_as_alone(kind, generator):
+    """Weights that diverged (or outgrew float32: 1e39 casts to inf) recall nothing, flagged, and
+    the run goes on; the other configurations' numbers are those they give alone."""
+    n = 16
+    W = init_symmetric(n, scale=0.4, configs=3, generator=generator, dtype=torch.float64)
+    W[1, 2, 3] = W[1, 3, 2] = 1e39
+    x = torch.sign(torch.rand(40, n, generator=generator) - 0.5)
+    out = recall(kind, W, x, x, cfg=RecallConfig(), keep_states=True)
+    assert out["finite"].tolist() == [True, False, True]
+    assert not bool(out["correct"][1].any()) and not bool(out["converged"][1].any())
+    assert bool(out["states"][1].isnan().all()) and int(out["steps"][1].sum()) == 0
+    for c in (0, 2):
+        alone = recall(kind, W[c:c + 1], x, x, cfg=RecallConfig(), keep_states=True)
+        for key in ("correct", "converged", "steps", "states"):
+            assert torch.equal(out[key][c], alone[key][0])
+    assert bool(out["states"][[0, 2]].isfinite().all())
+
+
 def test_sign_recall_of_the_study_is_the_engine_sign_recall():
     """Hebbian and Storkey recall = relax(SignRecall(sign_steps), compact=0) per configuration."""
     ps = default_patterns()
@@ -446,3 +465,24 @@ def test_quick_reproduces_table1(tmp_path):
     m = read_json(tmp_path / "table1.json")["mean"]
     assert m["ep"] >= 0.95 and m["rbp"] >= 0.95
     assert m["hebbian"] <= 0.2 and m["storkey"] <= 0.6
+
+
+def test_weights_that_outgrow_the_recall_dtype_are_flagged_diverged(monkeypatch):
+    """Finite in float64 but beyond float32 (1e39): the stack flags the configuration diverged
+    (recall then scores it 0) and leaves the others' flags as training set them."""
+    import importlib
+
+    from memprop.experiments.reconstruction.run import Row
+    from memprop.experiments.reconstruction.training import Training
+
+    def fake_train(patterns, W0, masks, **kw):
+        W = W0.to(torch.float64).clone()
+        W[1, 0, 1] = W[1, 1, 0] = 1e39
+        return Training(W=W, history={"diverged": torch.tensor([[0.0, 0.0], [0.0, 0.0], [1.0, 1.0]])})
+
+    monkeypatch.setattr(importlib.import_module("memprop.experiments.reconstruction.run"), "train", fake_train)
+    cfg = rec.ReconstructionConfig(patterns="builtin:letters16")
+    x = load_pattern_set(cfg.patterns, cfg.recall_dtype()).patterns
+    tr = train_stack("rbp", [Row("rbp", 0.02, 0, s) for s in range(3)], x, cfg)
+    assert tr["W"].dtype == torch.float32 and not bool(torch.isfinite(tr["W"][1]).all())
+    assert tr["history"]["diverged"][:, -1].tolist() == [0.0, 1.0, 1.0]

@@ -149,3 +149,24 @@ def test_cuda_and_cpu_agree_on_the_classification_quick_path():
     gpu = C.run(_tiny_classification(dtype="float64", torch_device="cuda"))
     for a, b in zip(cpu["epochs"], gpu["epochs"]):
         assert abs(a["test_error"] - b["test_error"]) <= 0.05
+
+
+def test_allocator_setting_is_checked_and_applied_once(monkeypatch):
+    """MEMPROP_ALLOCATOR: tuned (default) or system; a tuned glibc malloc keeps freed blocks, so the
+    engine's repeated temporaries stop page-faulting (benchmarks/allocator.py); numbers unchanged."""
+    import platform
+
+    from memprop import _runtime
+
+    monkeypatch.setattr(_runtime, "_allocator", None)
+    monkeypatch.setenv("MEMPROP_ALLOCATOR", "bogus")
+    with pytest.raises(ConfigError, match="MEMPROP_ALLOCATOR must be one of tuned, system, got 'bogus'"):
+        _runtime.configure_allocator()
+    monkeypatch.setenv("MEMPROP_ALLOCATOR", "system")
+    assert _runtime.configure_allocator() == "system" and _runtime.allocator() == "system"
+    monkeypatch.setattr(_runtime, "_allocator", None)
+    monkeypatch.delenv("MEMPROP_ALLOCATOR")
+    got = _runtime.configure_allocator()
+    if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
+        assert got == "tuned"
+    assert _runtime.configure_allocator() == got  # once per process

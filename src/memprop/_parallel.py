@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 import torch
 
+from . import _runtime
 from ._validate import positive_int
 from .errors import ConfigError
 from .progress import Progress
@@ -54,8 +55,12 @@ def default_workers() -> int:
     return min(available_cores(), DEFAULT_MAX_WORKERS)
 
 
-def _init_worker(threads: int) -> None:
+def _init_worker(threads: int, tuned_allocator: bool) -> None:
     torch.set_num_threads(threads)
+    if tuned_allocator:  # as the parent process runs
+        from ._runtime import configure_allocator
+
+        configure_allocator()
 
 
 class Workers:
@@ -80,7 +85,8 @@ class Workers:
             import multiprocessing
 
             self._pool = ProcessPoolExecutor(max_workers=self.n, mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=_init_worker, initargs=(torch.get_num_threads(),))
+                                             initializer=_init_worker,
+                                             initargs=(torch.get_num_threads(), _runtime.allocator() == "tuned"))
         futures = [self._pool.submit(fn, *args) for args in pieces]
         try:
             if progress is not None:

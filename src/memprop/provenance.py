@@ -35,7 +35,10 @@ def provenance(*, command: str | None = None, seed: int | None = None, torch_dev
     """The provenance record of a result (``dtype`` None: the study's own precision)."""
     import torch
 
+    from ._runtime import allocator
+
     return {**versions(), "command": command, "seed": seed, "threads": torch.get_num_threads(),
+            "allocator": allocator() or "system",
             "torch_device": torch_device, "dtype": dtype or "study default", "host": socket.gethostname(),
             "started": started or now()}
 

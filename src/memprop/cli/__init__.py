@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from .. import __version__
-from .._runtime import configure_threads
+from .._runtime import configure_allocator, configure_threads
 from ..errors import MempropError
 from . import device, gradcheck, reproduce, sweep, train
 from .options import command_line, thread_count
@@ -48,6 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         check_environment()
         args.threads_used = configure_threads(args.threads)
+        args.allocator = configure_allocator()
         return args.func(args)
     except MempropError as e:
         print(f"memprop: error: {one_line(str(e))}", file=sys.stderr)
@@ -67,10 +68,12 @@ def check_environment() -> None:
     """The environment variables memprop reads, parsed and checked like options."""
     from pathlib import Path
 
+    from .._runtime import allocator_setting
     from ..errors import ConfigError
     from ..experiments.cache import CACHE_ENV
     from ..limits import DEFAULTS, limit, memory_check_enabled
 
+    allocator_setting()
     for name in DEFAULTS:
         limit(name)
     memory_check_enabled()

@@ -333,7 +333,7 @@ def command(args: argparse.Namespace) -> int:
         ADAPTERS[name].write(out, result, prov)
         sections.append(study.section(result, command=args.command_line))
     header = (f"memprop {__version__}; run as `{args.command_line}`; torch threads: {args.threads_used} per "
-              f"process; worker processes: {workers}; torch device: {args.torch_device}.")
+              f"process; worker processes: {workers}; allocator: {args.allocator}; torch device: {args.torch_device}.")
     path = write_report(out, sections, header=header)
     print(f"wrote {path}", file=sys.stderr)
     return 0

@@ -56,8 +56,9 @@ def apply_update(network, grads: Mapping[str, Grad], lr, *, alive: torch.Tensor 
         grads: gradient estimates by parameter name (dense or factored).
         lr: one rate, a rate per name, or a tensor broadcasting against each parameter (e.g.
             (C, 1, 1): one rate per configuration of stacked weights).
-        alive: (C,) bool for stacked weights: configurations with a non-finite gradient are
-            marked dead (in place) and never updated again; their updates are zero.
+        alive: (C,) bool for stacked weights: configurations with a non-finite gradient, or whose
+            updated exact weights would not be finite, are marked dead (in place) and never
+            updated again; their updates are zero, so their weights stay the last finite ones.
         norms: also return, per configuration (stacked) or as a 0-d tensor, the Frobenius norm
             of this update over all parameters (``"norm"``).
 
@@ -89,6 +90,14 @@ def apply_update(network, grads: Mapping[str, Grad], lr, *, alive: torch.Tensor 
                 step = rate * gd
             if not exact:
                 stats[name] = holder.program(-step)
+            elif alive is not None:
+                # a finite step can still overflow the weights: a configuration whose updated
+                # weights are not finite keeps its last finite ones and is frozen like the others
+                new = target - step
+                alive &= torch.isfinite(new).flatten(1).all(1)
+                keep = alive.view(-1, *([1] * (gd.ndim - 1)))
+                step = torch.where(keep, step, 0.0)
+                target.copy_(torch.where(keep, new, target))
             else:
                 target.sub_(step)
             if norms:

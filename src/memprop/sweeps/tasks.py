@@ -166,7 +166,7 @@ def execute(study_name: str, settings: dict[str, Scalar], seed: int,
     their expensive common work (:mod:`memprop.experiments.cache`; the runner puts it beside
     the store).
     """
-    from .._runtime import configure_threads
+    from .._runtime import configure_allocator, configure_threads
     from ..experiments.cache import CACHE_ENV
     from ..provenance import versions
 
@@ -175,6 +175,7 @@ def execute(study_name: str, settings: dict[str, Scalar], seed: int,
         os.environ[CACHE_ENV] = cache_dir
     try:
         configure_threads()
+        configure_allocator()
         metrics = check_metrics(resolve_task(study_name)(dict(settings), seed))
         status, tb = "done", None
     except Exception:

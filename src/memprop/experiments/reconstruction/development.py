@@ -135,7 +135,8 @@ def _piece(name: str, rule: str, presentation: str, etas: tuple[float, ...], cfg
             "correlation": _mean_correlation(ps.correlation()),
             "points": [{"eta": r.eta, "seed": r.seed, "accuracy": res[r.key]["mean"],
                         "presentations": sum(tr["history"]["presentations"][i].tolist()),
-                        "capped": sum(tr["history"]["capped"][i].tolist())} for i, r in enumerate(rows)],
+                        "capped": sum(tr["history"]["capped"][i].tolist()),
+                        "diverged": bool(tr["history"]["diverged"][i, -1])} for i, r in enumerate(rows)],
             "seconds": time.perf_counter() - t0}
 
 
@@ -321,8 +322,7 @@ def section(result: dict[str, Any], *, command: str):
     default = ReconstructionConfig()
 
     def cell(sel) -> str:
-        a = [q["accuracy"] for q in rows if sel(q)]
-        return "n/a" if not a else f"{min(a):.3f}" + (f"-{max(a):.3f}" if len(a) > 1 else "")
+        return _span([q for q in rows if sel(q)])
 
     cols = [("EP", lambda q: q["rule"] == "ep"),
             ("rbp_paper (once 0.01)", lambda q: q["rule"] == "rbp" and q["presentation"] == "once"
@@ -392,8 +392,7 @@ def _check_text(result: dict[str, Any]) -> str:
         qs = [q for q in rows if q["set"] == s]
 
         def cell(v, qs=qs):
-            a = [q["accuracy"] for q in qs if q["variant"] == v]
-            return "n/a" if not a else f"{min(a):.3f}" + (f"-{max(a):.3f}" if len(a) > 1 else "")
+            return _span([q for q in qs if q["variant"] == v])
 
         eta = next((q["eta"] for q in qs if q["variant"] == "rbp"), None)
         lines.append(f"| {s} | {qs[0]['N']} | {qs[0]['P']} | {qs[0]['correlation']:.2f} | "
@@ -412,6 +411,17 @@ def _check_claims(result: dict[str, Any], command: str) -> list:
                   measured=(f"lowest over {len({q['set'] for q in rows})} check set(s) and seeds: EP {low['ep']:.3f}, "
                             f"RBP default {low['rbp']:.3f}"),
                   holds=min(low.values()) >= result["target"], command=command)]
+
+
+def _span(points: list[dict]) -> str:
+    """A cell: accuracy lowest-highest over the points, and how many of them diverged (training
+    froze them with non-finite or overflowing weights; they score 0)."""
+    a = [q["accuracy"] for q in points]
+    if not a:
+        return "n/a"
+    out = f"{min(a):.3f}" + (f"-{max(a):.3f}" if len(a) > 1 else "")
+    bad = sum(bool(q.get("diverged")) for q in points)
+    return out + (f" ({bad} diverged)" if bad else "")
 
 
 def _ref(reference: dict[str, float], name: str) -> str:

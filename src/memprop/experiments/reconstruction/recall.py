@@ -59,8 +59,10 @@ def recall(kind: str, W: torch.Tensor, corrupted: torch.Tensor, originals: torch
         keep_states: also return the final states (C, M, N) (for Figure 4).
 
     Returns:
-        ``correct`` (C, M) bool, ``converged`` (C, M) bool, ``steps`` (C, M) int64, and
-        ``states`` (C, M, N) with ``keep_states``.
+        ``correct`` (C, M) bool, ``converged`` (C, M) bool, ``steps`` (C, M) int64, ``finite``
+        (C,) bool, and ``states`` (C, M, N) with ``keep_states``. A configuration whose weights
+        are not finite (training diverged, or outgrew the recall dtype) recalls nothing: it is
+        scored wrong and not converged on every pattern, with 0 steps and NaN states.
     """
     choice("kind", kind, TRAINED_RULES + STORED_RULES)
     C, M = W.shape[0], corrupted.shape[0]
@@ -73,16 +75,21 @@ def recall(kind: str, W: torch.Tensor, corrupted: torch.Tensor, originals: torch
         "converged": torch.zeros(C, M, dtype=torch.bool, device=dev),
         "steps": torch.zeros(C, M, dtype=torch.long, device=dev),
     }
+    W = W.to(dtype)
+    out["finite"] = torch.isfinite(W).flatten(1).all(1)
     if keep_states:
-        out["states"] = torch.zeros(C, M, N, dtype=dtype, device=dev)
+        out["states"] = torch.full((C, M, N), float("nan"), dtype=dtype, device=dev)
     if kind in TRAINED_RULES:
         solver = EulerSolver(dt=cfg.dt_ep if kind == "ep" else cfg.dt_rbp, tol=cfg.tol, max_steps=cfg.max_steps)
         compact = COMPACT
     else:
         solver, compact = SignRecall(max_steps=cfg.sign_steps), 0.0
     work = Workspace()
+    finite = out["finite"].tolist()
     for c in range(C):  # configurations one by one: each relaxes all its test patterns at once
-        net = network_for(kind, W[c].to(dtype))
+        if not finite[c]:
+            continue
+        net = network_for(kind, W[c])
         for a in range(0, M, cfg.chunk):  # chunks of test patterns bound the memory
             x = x_all[a:a + cfg.chunk]
             if cfg.protocol == "initial":  # v(0) = corrupted pattern, I = 0

@@ -157,9 +157,14 @@ def train_stack(rule: str, rows: list[Row], patterns: torch.Tensor, cfg: Reconst
                stage=f"train {rule} ({len(rows)} configurations)", row_seeds=row_seeds,
                crossbar=cfg.device, device_seeds=[_device_seed(cfg, r.key) for r in rows],
                presentations=[cfg.presentation_of(r.variant) for r in rows])
-    return {"W": tr.W.to(cfg.recall_dtype()), "snapshots": tr.snapshots, "snap_rows": snap_rows,
-            "history": {k: v for k, v in tr.history.items()}, "seconds": tr.seconds,
-            "counters": tr.counters}
+    W = tr.W.to(cfg.recall_dtype())
+    history = dict(tr.history)
+    # weights that outgrew the recall dtype (finite in training precision, too large for float32)
+    # diverged as surely as non-finite ones: flag them (recall scores them 0)
+    history["diverged"] = torch.maximum(history["diverged"],
+                                        (~torch.isfinite(W).flatten(1).all(1)).to(torch.float64)[:, None])
+    return {"W": W, "snapshots": tr.snapshots, "snap_rows": snap_rows, "history": history,
+            "seconds": tr.seconds, "counters": tr.counters}
 
 
 def train_all(cfg: ReconstructionConfig, patterns: PatternSet, rows: list[Row], *,
@@ -216,6 +221,7 @@ def _recall_on(kind: str, W: torch.Tensor, x: torch.Tensor, t: torch.Tensor, P: 
         "accuracy": r["correct"].reshape(W.shape[0], P, samples).double().mean(-1),  # (C, P)
         "converged": r["converged"].double().mean(-1),  # (C,)
         "steps": r["steps"].double().mean(-1),  # (C,)
+        "finite": r["finite"],  # (C,)
     }
 
 
@@ -272,7 +278,8 @@ def evaluate(jobs: list[Job], patterns: torch.Tensor, cfg: ReconstructionConfig,
     for lab, r in zip(labels, results):
         acc = r["accuracy"][0]
         out[lab] = {"accuracy": acc.tolist(), "mean": float(acc.mean()),
-                    "converged": float(r["converged"][0]), "steps": float(r["steps"][0])}
+                    "converged": float(r["converged"][0]), "steps": float(r["steps"][0]),
+                    "finite": bool(r["finite"][0])}
     return out
 
 
