@@ -7,7 +7,7 @@ gradient estimate per minibatch and applies it with :func:`~memprop.learning.upd
 - online training of C stacked configurations (reconstruction): weights (C, n, n), data
   (C, P, n), ``batch_size=1`` in a fixed order, one learning rate per configuration (``lr`` a
   (C, 1, 1) tensor), random initial states given per sample (``s0``), configurations whose
-  gradient becomes non-finite frozen (``alive``);
+  weights an update would make non-finite frozen (``alive``);
 - minibatch training (classification): data (n, n_in), a random ``order`` per epoch, per-layer
   rates (``lr`` a dict), persistent free states (``s0`` with ``persistent=True``: each sample's
   free phase starts from its stored state, which is then replaced by the new one).
@@ -80,8 +80,9 @@ def train_epoch(network: AbstractNetwork, rule: AbstractLearningRule, x: torch.T
         s0: initial free states (..., n_samples, n_state) (default: the network's initial state).
         persistent: write each sample's free state back into ``s0`` (persistent particles).
         generator: the rule's random stream (random initial states, random signs).
-        alive: (C,) bool for stacked configurations: non-finite gradients freeze a configuration
-            (updated in place); without it, non-finite weights raise :class:`DivergenceError`
+        alive: (C,) bool for stacked configurations: an update that would make a configuration's
+            weights non-finite (on hardware: a non-finite gradient) freezes it (updated in place,
+            see :func:`~memprop.learning.updates.apply_update`); without it, non-finite weights raise :class:`DivergenceError`
             at the end of the epoch.
         keep_free: return every sample's free state.
         record_norms: return the norm of every update.

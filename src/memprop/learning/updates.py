@@ -83,23 +83,28 @@ def apply_update(network, grads: Mapping[str, Grad], lr, *, alive: torch.Tensor 
             target, exact = holder.weight, holder.exact
         if stacked:
             gd = dense(g)
-            if alive is not None:
+            if alive is not None and exact:
+                # judged on the updated weights: a non-finite gradient makes them non-finite, and
+                # so does a finite step that overflows them; such a configuration keeps its last
+                # finite weights and is frozen for good. One reduction tests them: a sum is
+                # finite iff every term is, unless it overflows (weights near 1e308: diverged too)
+                step = rate * gd
+                new = target - step
+                alive &= torch.isfinite(new.flatten(1).sum(1))
+                keep = alive.view(-1, *([1] * (gd.ndim - 1)))
+                torch.where(keep, new, target, out=target)
+                if norms:
+                    step = torch.where(keep, step, 0.0)
+            elif alive is not None:  # on hardware the devices bound the weights: judge the gradient
                 alive &= torch.isfinite(gd).flatten(1).all(1)
                 step = torch.where(alive.view(-1, *([1] * (gd.ndim - 1))), rate * gd.nan_to_num(0.0), 0.0)
+                stats[name] = holder.program(-step)
             else:
                 step = rate * gd
-            if not exact:
-                stats[name] = holder.program(-step)
-            elif alive is not None:
-                # a finite step can still overflow the weights: a configuration whose updated
-                # weights are not finite keeps its last finite ones and is frozen like the others
-                new = target - step
-                alive &= torch.isfinite(new).flatten(1).all(1)
-                keep = alive.view(-1, *([1] * (gd.ndim - 1)))
-                step = torch.where(keep, step, 0.0)
-                target.copy_(torch.where(keep, new, target))
-            else:
-                target.sub_(step)
+                if not exact:
+                    stats[name] = holder.program(-step)
+                else:
+                    target.sub_(step)
             if norms:
                 sq = step.flatten(1).norm(dim=1) if step.ndim > 1 else step.norm()
                 total = sq if total is None else (total.square() + sq.square()).sqrt()

@@ -141,7 +141,10 @@ def train(patterns: torch.Tensor, W0: torch.Tensor, masks: torch.Tensor, *, rule
         free fixed point), update (mean Frobenius norm of the update eta * grad), steps (mean
         free-phase Euler steps), fixed_point_ok (fraction of patterns whose free fixed point has
         the right sign everywhere), not_converged (relaxations that hit max_steps), diverged
-        (1 once a configuration produced a non-finite gradient: it is then frozen).
+        (1 once an update would have made a configuration's weights non-finite, through a
+        non-finite gradient or an overflowing step: it is then frozen with its last finite weights;
+        :func:`~memprop.experiments.reconstruction.run.train_stack` also flags weights too large
+        for the recall dtype).
     """
     choice("rule", rule, TRAINED_RULES)
     dtype = dtype or {"float32": torch.float32, "float64": torch.float64}[cfg.dtype]
