@@ -54,9 +54,16 @@ def test_reconstruction_run_on_two_workers_gives_the_numbers_of_one_process():
                                    patterns="builtin:letters16")
     one = rec.run(cfg)
     with Workers(2) as pool:
+        started, claimed = [], []
+        ahead, claim = pool.ahead, pool.claim
+        pool.ahead = lambda key, *a: (started.append(key), ahead(key, *a))[1]
+        pool.claim = lambda key: (lambda f: (claimed.append(key) if f is not None else None, f)[1])(claim(key))
         two = rec.run(cfg, workers=pool)
     assert two["timing"]["workers"] == 2 and one["timing"]["workers"] == 1
     assert _numbers(one) == _numbers(two)
+    # Figure 2's recall of each rule started as its stack finished, and every such task was used
+    # (EP and RBP x 3 K x 2 p), none computed twice
+    assert len(started) == 12 and sorted(map(str, claimed)) == sorted(map(str, started))
 
 
 def test_device_study_pieces_on_two_workers_give_the_numbers_of_one_process(monkeypatch):

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -74,25 +74,42 @@ class Workers:
             raise ConfigError(f"workers must be an integer in 1..{MAX_WORKERS}, got {n!r}")
         self.n = n
         self._pool: ProcessPoolExecutor | None = None
+        self._ahead: dict[Any, Future] = {}
 
-    def map(self, fn: Callable[..., T], pieces: Sequence[tuple], *, progress: Progress | None = None,
-            stage: str = "") -> list[T]:
-        """``[fn(*args) for args in pieces]`` (see :func:`map_workers`)."""
-        pieces = list(pieces)
-        if self.n <= 1 or len(pieces) <= 1:
-            return [fn(*args) for args in pieces]
+    def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
             import multiprocessing
 
             self._pool = ProcessPoolExecutor(max_workers=self.n, mp_context=multiprocessing.get_context("spawn"),
                                              initializer=_init_worker,
                                              initargs=(torch.get_num_threads(), _runtime.allocator() == "tuned"))
-        futures = [self._pool.submit(fn, *args) for args in pieces]
+        return self._pool
+
+    def map(self, fn: Callable[..., T], pieces: Sequence[tuple], *, progress: Progress | None = None,
+            stage: str = "", on_result: Callable[[int, T], None] | None = None) -> list[T]:
+        """``[fn(*args) for args in pieces]`` (see :func:`map_workers`). ``on_result(i, result)``
+        runs here as each piece finishes (in order of finishing), e.g. to start work that
+        needs only that piece (:meth:`ahead`)."""
+        pieces = list(pieces)
+        if self.n <= 1 or len(pieces) <= 1:
+            out = []
+            for i, args in enumerate(pieces):
+                out.append(fn(*args))
+                if on_result is not None:
+                    on_result(i, out[-1])
+            return out
+        pool = self._executor()
+        futures = [pool.submit(fn, *args) for args in pieces]
+        index = {f: i for i, f in enumerate(futures)}
         try:
             if progress is not None:
                 progress.start(f"{stage} ({len(pieces)} pieces, {min(self.n, len(pieces))} workers)", len(pieces))
-                for _ in as_completed(futures):
+            for f in as_completed(futures):
+                if on_result is not None:
+                    on_result(index[f], f.result())
+                if progress is not None:
                     progress.update(1)
+            if progress is not None:
                 progress.finish()
             return [f.result() for f in futures]
         except BaseException:
@@ -100,7 +117,21 @@ class Workers:
                 f.cancel()
             raise
 
+    def ahead(self, key: Any, fn: Callable[..., Any], *args: Any) -> None:
+        """Start ``fn(*args)`` on a worker now, before anyone asks for it (a piece whose inputs
+        are ready while other pieces still run); :meth:`claim` ``(key)`` takes its result later.
+        With one worker nothing is started (the caller computes it when needed)."""
+        if self.n > 1 and key not in self._ahead:
+            self._ahead[key] = self._executor().submit(fn, *args)
+
+    def claim(self, key: Any) -> Future | None:
+        """The future of the piece started ahead under ``key`` (removed), or None."""
+        return self._ahead.pop(key, None)
+
     def close(self) -> None:
+        for f in self._ahead.values():
+            f.cancel()
+        self._ahead.clear()
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
@@ -130,17 +161,18 @@ def parallel(workers: int | Workers) -> bool:
 
 
 def map_workers(fn: Callable[..., T], pieces: Sequence[tuple], *, workers: int | Workers = 1,
-                progress: Progress | None = None, stage: str = "") -> list[T]:
+                progress: Progress | None = None, stage: str = "",
+                on_result: Callable[[int, T], None] | None = None) -> list[T]:
     """``[fn(*args) for args in pieces]``, the pieces spread over up to ``workers`` processes
     (a :class:`Workers` pool, kept open, or a count: a pool for this call only).
 
     ``fn`` must be a module-level function and its arguments and result picklable. Results come
     back in the order of ``pieces``; an exception in a piece is raised here. ``progress`` counts
     finished pieces under ``stage`` when workers run them (in this process the pieces report
-    their own progress, if they are given one).
+    their own progress, if they are given one). ``on_result``: see :meth:`Workers.map`.
     """
     with pool(workers) as w:
-        return w.map(fn, pieces, progress=progress, stage=stage)
+        return w.map(fn, pieces, progress=progress, stage=stage, on_result=on_result)
 
 
 def run_pieces(pieces: Sequence[tuple[Callable[..., Any], tuple]], *, workers: int | Workers = 1,

@@ -10,8 +10,9 @@ and every test relaxation of a configuration runs as one batch whose converged r
 
 from __future__ import annotations
 
+import hashlib
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -168,19 +169,23 @@ def train_stack(rule: str, rows: list[Row], patterns: torch.Tensor, cfg: Reconst
 
 
 def train_all(cfg: ReconstructionConfig, patterns: PatternSet, rows: list[Row], *,
-              progress: Progress | None = None, workers: int | Workers = 1) -> Trained:
+              progress: Progress | None = None, workers: int | Workers = 1,
+              on_stack: Callable[[str, list[Row], dict[str, Any]], None] | None = None) -> Trained:
     """Train every row: one stacked (C, N, N) run per rule (EP; every RBP variant and learning
     rate together); with ``cfg.device``, in situ, every row on its own crossbar of that config
     (the ideal device: the device-free numbers). The rules' stacks are independent pieces: with
-    ``workers`` > 1 they train on worker processes at once (same numbers)."""
+    ``workers`` > 1 they train on worker processes at once (same numbers). ``on_stack(rule,
+    rows, result)`` runs as each rule's stack finishes (:func:`run` starts that rule's recall
+    then, while the other stacks still train)."""
     groups: dict[str, list[Row]] = {}
     for r in rows:
         groups.setdefault(r.rule, []).append(r)
     names = list(groups)
     x = patterns.patterns
     if parallel(workers) and len(names) > 1:
+        hook = None if on_stack is None else (lambda i, res: on_stack(names[i], groups[names[i]], res))
         results = map_workers(train_stack, [(g, groups[g], x, cfg) for g in names], workers=workers,
-                              progress=progress, stage=f"training {' and '.join(names)}")
+                              progress=progress, stage=f"training {' and '.join(names)}", on_result=hook)
     else:
         results = [train_stack(g, groups[g], x, cfg, progress) for g in names]
     out = Trained(W={}, snapshots={}, history={}, seconds={}, crossbar=cfg.device)
@@ -245,6 +250,25 @@ def _recall_task(kind: str, W: torch.Tensor, p: float, samples: int, seed: int, 
     return _recall_on(kind, W, x, t, patterns.shape[0], samples, seed, cfg)
 
 
+def _tasks(jobs: list[Job]) -> list[tuple[tuple, Any]]:
+    """Each job's (configuration, test set) recall tasks with their labels: (task, label)."""
+    return [((j.kind, j.W[c:c + 1].contiguous(), j.p, j.samples, j.seed), lab)
+            for j in jobs for c, lab in enumerate(j.labels)]
+
+
+def _task_key(task: tuple) -> tuple:
+    """A recall task's identity: its rule, test set and the bytes of its weights."""
+    kind, W, p, samples, seed = task
+    digest = hashlib.blake2b(W.detach().cpu().contiguous().numpy().tobytes(), digest_size=16).hexdigest()
+    return kind, p, samples, seed, str(W.dtype), tuple(W.shape), digest
+
+
+def _ahead(pool: Workers, jobs: list[Job], patterns: torch.Tensor, cfg: ReconstructionConfig) -> None:
+    """Start the recall tasks of ``jobs`` on ``pool`` now; :func:`evaluate` claims their results."""
+    for t, _ in _tasks(jobs):
+        pool.ahead(_task_key(t), _recall_task, *t, patterns, cfg)
+
+
 def evaluate(jobs: list[Job], patterns: torch.Tensor, cfg: ReconstructionConfig,
              progress: Progress | None = None, stage: str = "recall", *,
              workers: int | Workers = 1) -> dict[Any, dict[str, Any]]:
@@ -253,12 +277,25 @@ def evaluate(jobs: list[Job], patterns: torch.Tensor, cfg: ReconstructionConfig,
 
     With ``workers`` > 1 the (configuration, test set) tasks are independent pieces on worker
     processes (each draws its test set from the same seed): the same numbers."""
-    tasks, labels = [], []
-    for j in jobs:
-        for c, lab in enumerate(j.labels):
-            tasks.append((j.kind, j.W[c:c + 1].contiguous(), j.p, j.samples, j.seed))
-            labels.append(lab)
-    if parallel(workers) and len(tasks) > 1:
+    tasks = _tasks(jobs)
+    labels = [lab for _, lab in tasks]
+    tasks = [t for t, _ in tasks]
+    early = {}  # tasks started ahead (run: a rule's recall while other stacks train)
+    if isinstance(workers, Workers):
+        for i, t in enumerate(tasks):
+            f = workers.claim(_task_key(t))
+            if f is not None:
+                early[i] = f
+    if early:
+        rest = [i for i in range(len(tasks)) if i not in early]
+        got = map_workers(_recall_task, [(*tasks[i], patterns, cfg) for i in rest], workers=workers,
+                          progress=progress, stage=stage)
+        results = [None] * len(tasks)
+        for i, r in zip(rest, got):
+            results[i] = r
+        for i, f in early.items():
+            results[i] = f.result()
+    elif parallel(workers) and len(tasks) > 1:
         results = map_workers(_recall_task, [(*t, patterns, cfg) for t in tasks], workers=workers,
                               progress=progress, stage=stage)
     else:
@@ -412,6 +449,13 @@ def table1(cfg: ReconstructionConfig, *, patterns: PatternSet | None = None, tra
     return out
 
 
+def _fig2_trained_jobs(cfg: ReconstructionConfig, Ks: Sequence[int], p: float, variants: Sequence[str],
+                       weight: Callable[[str, int], torch.Tensor]) -> list[Job]:
+    """Figure 2's recall jobs at p for trained ``variants`` (first seed, every K): ``weight(v, K)``."""
+    return [Job(RULE_OF[v], tuple((v, p, k) for k in Ks), torch.stack([weight(v, k) for k in Ks]), p,
+                cfg.samples_fig2, _seed(cfg.seed, "fig2", p)) for v in variants]
+
+
 def fig2(cfg: ReconstructionConfig, *, patterns: PatternSet | None = None, trained: Trained | None = None,
          progress: Progress | None = None, workers: int | Workers = 1) -> dict[str, Any]:
     """Figure 2: accuracy against connectivity K for every p of ``p_fig2``: the variants
@@ -428,9 +472,7 @@ def fig2(cfg: ReconstructionConfig, *, patterns: PatternSet | None = None, train
         seed = _seed(cfg.seed, "fig2", p)
         for rule, W in stored.items():
             jobs.append(Job(rule, tuple((rule, p, k) for k in Ks), W, p, cfg.samples_fig2, seed))
-        for v in cfg.fig2_rules:
-            W = torch.stack([trained.W[trained.one(v, k, 0)] for k in Ks])
-            jobs.append(Job(RULE_OF[v], tuple((v, p, k) for k in Ks), W, p, cfg.samples_fig2, seed))
+        jobs += _fig2_trained_jobs(cfg, Ks, p, cfg.fig2_rules, lambda v, k: trained.W[trained.one(v, k, 0)])
     res = evaluate(jobs, x, cfg, progress, "figure 2: recall", workers=workers)
     points = []
     for (rule, p, k), r in res.items():
@@ -664,14 +706,29 @@ def run(cfg: ReconstructionConfig, *, progress: Progress | None = None,
     With ``cfg.device``, every trained and stored network is on crossbars of that config (the
     ideal device gives the device-free numbers exactly); table1 then has ``"device"``.
     ``workers``: processes for the independent pieces: the rules' training stacks (see
-    :func:`train_all`) and every recall task (see :func:`evaluate`); the numbers do not change."""
+    :func:`train_all`) and every recall task (see :func:`evaluate`); the numbers do not change.
+    Each rule's Figure 2 recall starts on a worker as soon as that rule's stack has trained,
+    while the other stacks still train (the RBP stack, until-memorised, takes several times as
+    long as EP's, which left a worker idle)."""
     t0 = time.perf_counter()
     ps = check(cfg, cfg.recall_dtype())  # fail early: the pattern set, the K grid, the memory
     rows = plan_rows(cfg, ps.n, fig2=True, k0_seeds=True, sweep=True)
     t = time.perf_counter()
     with pool(workers) as run_pool:
         n_workers = run_pool.n
-        trained = train_all(cfg, ps, rows, progress=progress, workers=run_pool)
+        def recall_ahead(rule: str, stack: list[Row], res: dict[str, Any]) -> None:
+            # this rule's Figure 2 recall starts while the other stacks train (bit-identical:
+            # every task seeds itself; evaluate claims the results)
+            if not parallel(run_pool):
+                return
+            index = {(r.variant, r.K, r.seed): i for i, r in enumerate(stack)}
+            Ks = cfg.k_grid(ps.n)
+            variants = [v for v in cfg.fig2_rules if RULE_OF[v] == rule and all((v, k, 0) in index for k in Ks)]
+            for p in cfg.p_fig2:
+                _ahead(run_pool, _fig2_trained_jobs(cfg, Ks, p, variants, lambda v, k: res["W"][index[(v, k, 0)]]),
+                       ps.patterns, cfg)
+
+        trained = train_all(cfg, ps, rows, progress=progress, workers=run_pool, on_stack=recall_ahead)
         wall = {"training": time.perf_counter() - t}
         results = {"fig1": fig1(cfg, patterns=ps)}
         for name, fn in (("table1", table1), ("fig2", fig2), ("fig3", fig3), ("fig4", fig4), ("rbp", rbp_diagnosis)):
