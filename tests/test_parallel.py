@@ -56,8 +56,18 @@ def test_reconstruction_run_on_two_workers_gives_the_numbers_of_one_process():
     with Workers(2) as pool:
         started, claimed = [], []
         ahead, claim = pool.ahead, pool.claim
-        pool.ahead = lambda key, *a: (started.append(key), ahead(key, *a))[1]
-        pool.claim = lambda key: (lambda f: (claimed.append(key) if f is not None else None, f)[1])(claim(key))
+
+        def counted_ahead(key, *args):
+            started.append(key)
+            ahead(key, *args)
+
+        def counted_claim(key):
+            f = claim(key)
+            if f is not None:
+                claimed.append(key)
+            return f
+
+        pool.ahead, pool.claim = counted_ahead, counted_claim
         two = rec.run(cfg, workers=pool)
     assert two["timing"]["workers"] == 2 and one["timing"]["workers"] == 1
     assert _numbers(one) == _numbers(two)

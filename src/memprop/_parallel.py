@@ -58,9 +58,7 @@ def default_workers() -> int:
 def _init_worker(threads: int, tuned_allocator: bool) -> None:
     torch.set_num_threads(threads)
     if tuned_allocator:  # as the parent process runs
-        from ._runtime import configure_allocator
-
-        configure_allocator()
+        _runtime.configure_allocator()
 
 
 class Workers:

@@ -82,8 +82,8 @@ def train_epoch(network: AbstractNetwork, rule: AbstractLearningRule, x: torch.T
         generator: the rule's random stream (random initial states, random signs).
         alive: (C,) bool for stacked configurations: an update that would make a configuration's
             weights non-finite (on hardware: a non-finite gradient) freezes it (updated in place,
-            see :func:`~memprop.learning.updates.apply_update`); without it, non-finite weights raise :class:`DivergenceError`
-            at the end of the epoch.
+            see :func:`~memprop.learning.updates.apply_update`); without it, non-finite weights
+            raise :class:`DivergenceError` at the end of the epoch.
         keep_free: return every sample's free state.
         record_norms: return the norm of every update.
         record_steps: return every sample's free-phase steps and convergence flag.

@@ -182,12 +182,16 @@ def train_all(cfg: ReconstructionConfig, patterns: PatternSet, rows: list[Row], 
         groups.setdefault(r.rule, []).append(r)
     names = list(groups)
     x = patterns.patterns
+    hook = None if on_stack is None else (lambda i, res: on_stack(names[i], groups[names[i]], res))
     if parallel(workers) and len(names) > 1:
-        hook = None if on_stack is None else (lambda i, res: on_stack(names[i], groups[names[i]], res))
         results = map_workers(train_stack, [(g, groups[g], x, cfg) for g in names], workers=workers,
                               progress=progress, stage=f"training {' and '.join(names)}", on_result=hook)
     else:
-        results = [train_stack(g, groups[g], x, cfg, progress) for g in names]
+        results = []
+        for i, g in enumerate(names):
+            results.append(train_stack(g, groups[g], x, cfg, progress))
+            if hook is not None:
+                hook(i, results[-1])
     out = Trained(W={}, snapshots={}, history={}, seconds={}, crossbar=cfg.device)
     for g, res in zip(names, results):
         out.seconds[g] = res["seconds"]
@@ -277,27 +281,16 @@ def evaluate(jobs: list[Job], patterns: torch.Tensor, cfg: ReconstructionConfig,
 
     With ``workers`` > 1 the (configuration, test set) tasks are independent pieces on worker
     processes (each draws its test set from the same seed): the same numbers."""
-    tasks = _tasks(jobs)
-    labels = [lab for _, lab in tasks]
-    tasks = [t for t, _ in tasks]
-    early = {}  # tasks started ahead (run: a rule's recall while other stacks train)
-    if isinstance(workers, Workers):
-        for i, t in enumerate(tasks):
-            f = workers.claim(_task_key(t))
-            if f is not None:
-                early[i] = f
-    if early:
+    pairs = _tasks(jobs)
+    tasks, labels = [t for t, _ in pairs], [lab for _, lab in pairs]
+    # tasks a run started ahead (a rule's recall while other stacks trained): claimed, not rerun
+    early = {} if not isinstance(workers, Workers) else \
+        {i: f for i, t in enumerate(tasks) if (f := workers.claim(_task_key(t))) is not None}
+    if early or (parallel(workers) and len(tasks) > 1):
         rest = [i for i in range(len(tasks)) if i not in early]
-        got = map_workers(_recall_task, [(*tasks[i], patterns, cfg) for i in rest], workers=workers,
-                          progress=progress, stage=stage)
-        results = [None] * len(tasks)
-        for i, r in zip(rest, got):
-            results[i] = r
-        for i, f in early.items():
-            results[i] = f.result()
-    elif parallel(workers) and len(tasks) > 1:
-        results = map_workers(_recall_task, [(*t, patterns, cfg) for t in tasks], workers=workers,
-                              progress=progress, stage=stage)
+        got = iter(map_workers(_recall_task, [(*tasks[i], patterns, cfg) for i in rest], workers=workers,
+                               progress=progress, stage=stage))
+        results = [early[i].result() if i in early else next(got) for i in range(len(tasks))]
     else:
         sets: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
         results = []
@@ -716,11 +709,10 @@ def run(cfg: ReconstructionConfig, *, progress: Progress | None = None,
     t = time.perf_counter()
     with pool(workers) as run_pool:
         n_workers = run_pool.n
+
         def recall_ahead(rule: str, stack: list[Row], res: dict[str, Any]) -> None:
             # this rule's Figure 2 recall starts while the other stacks train (bit-identical:
-            # every task seeds itself; evaluate claims the results)
-            if not parallel(run_pool):
-                return
+            # every task seeds itself; evaluate claims the results; one worker: nothing starts)
             index = {(r.variant, r.K, r.seed): i for i, r in enumerate(stack)}
             Ks = cfg.k_grid(ps.n)
             variants = [v for v in cfg.fig2_rules if RULE_OF[v] == rule and all((v, k, 0) in index for k in Ks)]
