@@ -129,3 +129,52 @@ def test_the_nearest_pattern_reference_is_the_ml_decoder_and_appears_in_the_repo
     r = run(DevelopmentConfig(sets=("lower16",), seeds=1, samples=3, epochs=1))
     assert 0.0 <= r["nearest_pattern"]["lower16"] <= 1.0
     assert "nearest pattern" in section(r, command="x").text
+
+
+def test_round_three_screens_every_candidate_and_confirms_the_passing_ones_in_order(monkeypatch):
+    from memprop.experiments.reconstruction import round3
+
+    cfg = DevelopmentConfig(sets=("lower16", "corr20_n100"), seeds=1, samples=2, epochs=1, round3=True)
+    monkeypatch.setattr(round3, "TARGET", -1.0)  # every candidate passes: the first is confirmed and chosen
+    r = run(cfg)
+    screened = {(q["rule"], q["presentation"], q["training_input"]) for q in r["rows"] if q["set"] == "lower16"}
+    assert screened == {(rule, *c) for rule in round3.RULES for c in round3.CANDIDATES} | {("ep", *round3.REFERENCE)}
+    confirmed = {(q["rule"], q["presentation"], q["training_input"]) for q in r["rows"] if q["set"] == "corr20_n100"}
+    assert confirmed == {(rule, *round3.CANDIDATES[0]) for rule in round3.RULES}
+    assert r["chosen"] == {rule: list(round3.CANDIDATES[0]) for rule in round3.RULES}
+    rbp = {q["eta"] for q in r["rows"] if q["rule"] == "rbp"}
+    assert rbp == {ReconstructionConfig().eta_of("rbp", 100)}  # rates unchanged: round 2's law
+    text = section(r, command="memprop reproduce development --round3").text
+    assert "Chosen: until-memorised, clean." in text and "corr20_n100" in text
+
+
+def test_round_three_keeps_a_rules_default_when_no_candidate_reaches_the_target(monkeypatch):
+    from memprop.experiments.reconstruction import round3
+
+    monkeypatch.setattr(round3, "TARGET", 2.0)
+    r = run(DevelopmentConfig(sets=("lower16", "corr20_n100"), seeds=1, samples=2, epochs=1, round3=True))
+    assert r["chosen"] == {"ep": None, "rbp": None}
+    assert {q["set"] for q in r["rows"]} == {"lower16"}  # nothing passed the screening: nothing confirmed
+    assert "Default unchanged (target missed)." in section(r, command="x").text
+
+
+def test_round_three_needs_an_alphabet_and_refuses_check_sets():
+    with pytest.raises(ConfigError, match="round 3 screens on alphabet26, lower16"):
+        run(DevelopmentConfig(sets=("corr20_n100",), seeds=1, samples=2, epochs=1, round3=True))
+    with pytest.raises(ConfigError, match="check: round 3 runs on the development sets only"):
+        DevelopmentConfig(sets=("lower16",), check=("x.npy",), round3=True)
+
+
+def test_the_cli_flag_selects_round_three_and_quick_screens_on_an_alphabet():
+    import argparse
+
+    from memprop.cli.reproduce import _development_config, _development_options
+
+    p = argparse.ArgumentParser()
+    _development_options(p)
+    p.add_argument("--quick", action="store_true")
+    for name, default in (("seed", 0), ("torch_device", "cpu"), ("dtype", None)):
+        p.add_argument("--" + name.replace("_", "-"), dest=name, default=default)
+    cfg = _development_config(p.parse_args(["--round3", "--quick"]))
+    assert cfg.round3 and cfg.sets == ("lower16",)
+    assert not _development_config(p.parse_args([])).round3

@@ -212,11 +212,13 @@ def test_train_on_corrupted_inputs_runs():
     assert torch.isfinite(tr.W).all()
 
 
+@pytest.mark.parametrize("training_input", ["clean", "corrupted"])
 @pytest.mark.parametrize("rule", ["ep", "rbp"])
-def test_a_configuration_trains_alone_as_in_a_stack(rule):
+def test_a_configuration_trains_alone_as_in_a_stack(rule, training_input):
     """Bitwise: each relaxation ends at the configuration's own first convergence (compact=1)
-    and its initial states come from its own row seed, so what shares the stack (other masks,
-    learning rates, initial weights, a generator seeded from the whole stack) changes nothing."""
+    and its initial states (and corrupted training inputs) come from its own row seed, so what
+    shares the stack (other masks, learning rates, initial weights, a generator seeded from the
+    whole stack) changes nothing."""
     ps = _small_patterns()
     n = ps.n
     W0 = torch.stack([init_symmetric(n, generator=torch.Generator().manual_seed(c), dtype=torch.float64)
@@ -224,7 +226,8 @@ def test_a_configuration_trains_alone_as_in_a_stack(rule):
     masks = torch.stack([band_mask(n, k) for k in (0, 5, 10)])
     etas = torch.tensor([0.01, 0.05, 0.02], dtype=torch.float64)
     seeds = [11, 12, 13]
-    kw = dict(rule=rule, cfg=TrainConfig(epochs=4), snapshot_epochs=(0, 2, 4))
+    kw = dict(rule=rule, cfg=TrainConfig(epochs=4, training_input=training_input, training_p=0.2),
+              snapshot_epochs=(0, 2, 4))
     stack = train(ps.patterns, W0, masks, etas=etas, generator=torch.Generator().manual_seed(1),
                   row_seeds=seeds, **kw)
     assert float(stack.history["not_converged"].sum()) == 0

@@ -187,6 +187,8 @@ def _development_config(args: argparse.Namespace):
     kw = dict(seed=args.seed, torch_device=args.torch_device, dtype=args.dtype)
     if args.sets is not None:
         kw["sets"] = tuple(args.sets)
+    if args.round3:
+        kw["round3"] = True
     if args.check:
         kw["check"] = tuple(str(f) for f in args.check)
         if args.sets is None:
@@ -202,6 +204,9 @@ def _development_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--check", nargs="+", default=None, metavar="FILE",
                    help="pattern sets outside the collection (files or builtin:NAME) on which EP, rbp_paper and "
                         "the shipped rbp default are trained and tested as Table 1 (never used by the rule)")
+    p.add_argument("--round3", action="store_true",
+                   help="run round 3 of the rule (how EP and RBP present the patterns: screened on the two "
+                        "alphabets, confirmed on the other sets; docs/claims.md) instead of rounds 1-2")
 
 
 def _development_write(out: Path, result: dict[str, Any], prov: dict[str, Any]) -> tuple[str, ...]:

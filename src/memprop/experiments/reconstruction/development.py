@@ -92,6 +92,9 @@ class DevelopmentConfig:
     quick: bool = False
     torch_device: str = "cpu"
     dtype: str | None = None
+    round3: bool = False
+    """Run round 3 (:mod:`memprop.experiments.reconstruction.round3`: how both rules present the
+    patterns) instead of rounds 1-2, whose outcome is the shipped default."""
 
     def __post_init__(self):
         if not self.sets and not self.check:
@@ -105,25 +108,33 @@ class DevelopmentConfig:
         positive_int("seeds", self.seeds)
         positive_int("samples", self.samples)
         positive_int("epochs", self.epochs)
+        if not isinstance(self.round3, bool):
+            raise ConfigError(f"round3 must be True or False, got {self.round3!r}")
+        if self.round3 and self.check:
+            raise ConfigError("check: round 3 runs on the development sets only; run --check on its own")
 
-    def study(self, name: str, presentation: str) -> ReconstructionConfig:
+    def study(self, name: str, presentation: str, training_input: str = "clean") -> ReconstructionConfig:
         """The reconstruction config that trains and tests on set ``name``."""
         return ReconstructionConfig(patterns=_spec(name), seed=self.seed, p=self.p,
                                     samples_table1=self.samples, rbp_etas=(), fig3_epochs=(self.epochs,),
-                                    training=TrainConfig(epochs=self.epochs, presentation=presentation),
+                                    training=TrainConfig(epochs=self.epochs, presentation=presentation,
+                                                         training_input=training_input),
                                     torch_device=self.torch_device, dtype=self.dtype)
 
 
 def quick_development(**overrides: Any) -> DevelopmentConfig:
     """``--quick``: one N = 100 set, one seed, 60 epochs, 50 test patterns per class: a smoke run of
     the machinery (the rule needs the full collection and 300 epochs)."""
-    return DevelopmentConfig(**{"sets": QUICK_SETS, "seeds": 1, "samples": 50, "epochs": QUICK_EPOCHS,
+    sets = ("lower16",) if overrides.get("round3") else QUICK_SETS  # round 3 screens on an alphabet
+    return DevelopmentConfig(**{"sets": sets, "seeds": 1, "samples": 50, "epochs": QUICK_EPOCHS,
                                 "quick": True, **overrides})
 
 
-def _piece(name: str, rule: str, presentation: str, etas: tuple[float, ...], cfg: DevelopmentConfig) -> dict:
-    """Train one stack (one rule and presentation; every eta x seed) on set ``name`` and test it."""
-    rc = cfg.study(name, presentation)
+def _piece(name: str, rule: str, presentation: str, etas: tuple[float, ...], cfg: DevelopmentConfig,
+           training_input: str = "clean") -> dict:
+    """Train one stack (one rule, presentation and training input; every eta x seed) on set
+    ``name`` and test it."""
+    rc = cfg.study(name, presentation, training_input)
     ps = load_pattern_set(rc.patterns, rc.recall_dtype())
     variant = "ep" if rule == "ep" else "rbp_sweep"
     rows = [Row(variant, eta, 0, s) for eta in etas for s in range(cfg.seeds)]
@@ -131,7 +142,8 @@ def _piece(name: str, rule: str, presentation: str, etas: tuple[float, ...], cfg
     tr = train_stack(rule, rows, ps.patterns, rc)
     job = Job(rule, tuple(r.key for r in rows), tr["W"], cfg.p, cfg.samples, derive_seed(cfg.seed, "table1", cfg.p))
     res = evaluate([job], ps.patterns, rc)
-    return {"set": name, "rule": rule, "presentation": presentation, "N": ps.n, "P": len(ps),
+    return {"set": name, "rule": rule, "presentation": presentation, "training_input": training_input,
+            "N": ps.n, "P": len(ps),
             "correlation": _mean_correlation(ps.correlation()),
             "points": [{"eta": r.eta, "seed": r.seed, "accuracy": res[r.key]["mean"],
                         "presentations": sum(tr["history"]["presentations"][i].tolist()),
@@ -203,7 +215,12 @@ def _run_pieces(pieces: list[tuple], workers, progress, stage: str) -> list[dict
 
 
 def run(cfg: DevelopmentConfig, *, progress: Progress | None = None, workers: int | Workers = 1) -> dict[str, Any]:
-    """Train and test every candidate (and EP, rbp_paper) on every set; apply both rounds."""
+    """Train and test every candidate (and EP, rbp_paper) on every set; apply both rounds (with
+    ``cfg.round3``, round 3 instead)."""
+    if cfg.round3:
+        from . import round3
+
+        return round3.run(cfg, progress=progress, workers=workers)
     t0 = time.perf_counter()
     sets1 = [s for s in cfg.sets if set_size(s) == RATE_REFERENCE_N]
     sets2 = [s for s in cfg.sets if set_size(s) != RATE_REFERENCE_N]
@@ -298,6 +315,10 @@ def choose_first(candidates: list[tuple[Any, list[float]]]) -> tuple[Any, bool]:
 
 def csv_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
     """The rule's rows (role ``rule``), then the check sets' (role ``check``, with their variant)."""
+    if result.get("round3"):
+        from . import round3
+
+        return round3.csv_rows(result)
     return ([{"role": "rule", **q} for q in result["rows"]]
             + [{"role": "check", **q} for q in result.get("check_rows", [])])
 
@@ -314,6 +335,10 @@ def section(result: dict[str, Any], *, command: str):
     """The selection's report section: the rules, every set's accuracies, the choice."""
     from ..report import Claim, Section
 
+    if result.get("round3"):
+        from . import round3
+
+        return round3.section(result, command=command)
     rows, chosen = result["rows"], result["chosen"]
     if not rows:  # only check sets
         return Section(study="development", title=TITLE, claims=_check_claims(result, command),

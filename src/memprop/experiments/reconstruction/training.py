@@ -122,9 +122,9 @@ def train(patterns: torch.Tensor, W0: torch.Tensor, masks: torch.Tensor, *, rule
         snapshot_rows: configurations to snapshot (default all).
         progress: optional progress bar (one tick per epoch).
         row_seeds: one seed per configuration for its random initial states (uniform in
-            [-1, 1]), so that a configuration trains to the same weights whatever else shares
+            [-1, 1]) and, with a corrupted training input, its flips, so that a configuration trains to the same weights whatever else shares
             its stack (a sweep task of one configuration equals the study's stacked run). None:
-            all initial states come from ``generator``.
+            all initial states and flips come from ``generator``.
         crossbar: train in situ: configuration c's W on a crossbar of this config (or of
             ``crossbar[c]``), symmetric, with its mask; every update ``-eta grad`` is programmed
             as pulses and W[c] becomes one read of the crossbar (two devices per pair make it
@@ -200,7 +200,12 @@ def train(patterns: torch.Tensor, W0: torch.Tensor, masks: torch.Tensor, *, rule
         if row_gens is not None:  # this epoch's initial states, drawn per configuration: (C, P, N)
             v0 = torch.stack([torch.rand(P, N, generator=gc, dtype=torch.float64) for gc in row_gens])
             v0 = (2.0 * v0 - 1.0).to(device=dev, dtype=dtype)
-        x = T if cfg.training_input == "clean" else corrupt(T, cfg.training_p, generator=generator)
+        if cfg.training_input == "clean":
+            x = T
+        elif row_gens is None:
+            x = corrupt(T, cfg.training_p, generator=generator)
+        else:  # each configuration's flips from its own stream (after its v(0)), as its states
+            x = torch.stack([corrupt(xi, cfg.training_p, generator=gc) for gc in row_gens])
         if caps is None:
             res = train_epoch(net, rule_obj, x, T, lr=eta, batch_size=1, s0=v0, generator=generator,
                               alive=alive, keep_free=True, record_norms=True, workspace=work)
