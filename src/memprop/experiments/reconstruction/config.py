@@ -259,7 +259,10 @@ class ReconstructionConfig:
     unscaled ``eta``."""
     rbp_presentation: str | None = "until-memorised"
     """Presentation of the ``rbp`` variant (part of the documented change, see ``eta_rbp``); None:
-    ``training.presentation``, as every other variant."""
+    ``training.presentation``, as every other variant. Round 3 of the rule (``memprop reproduce
+    development --round3``) found no presentation or training input that brings either rule to
+    0.95 on the hand-drawn alphabets (EP ``until-memorised`` came closest: 0.947-0.975), so this
+    and EP's ``once`` stayed."""
     training: TrainConfig = field(default_factory=TrainConfig)
     recall: RecallConfig = field(default_factory=RecallConfig)
     p: float = 0.1

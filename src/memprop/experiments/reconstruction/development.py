@@ -29,6 +29,10 @@ every seed on every such set, else the best worst case).
 
 EP and ``rbp_paper`` train beside them with the study's defaults (they are not being chosen),
 so the table shows every rule on every set.
+
+Round 3 (``cfg.round3``, :mod:`memprop.experiments.reconstruction.round3`) asks how both rules
+present the patterns, on the alphabets that rounds 1-2 missed; no candidate reached the target,
+so both defaults stayed (``docs/claims.md``).
 """
 
 from __future__ import annotations
