@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -229,3 +230,36 @@ def test_the_sweep_engine_checks_every_task_of_the_map_before_it_starts():
     from memprop.sweeps.tasks import check_tasks
 
     check_tasks("claims", parse_spec(spec(quick_claims())).checked().tasks())  # reconstruction and Figure 5 cells
+
+
+def test_the_sweep_submits_every_cell_once_the_longest_kinds_first():
+    from memprop.experiments.claims.config import SCHEDULE
+
+    assert sorted(SCHEDULE) == sorted(CELLS) and len(SCHEDULE) == len(CELLS)
+    cells = spec(ClaimsConfig())["grid"]["cell"]
+    assert cells == list(SCHEDULE)
+    last_until = max(i for i, c in enumerate(cells) if c.endswith("until-memorised"))
+    assert last_until < min(i for i, c in enumerate(cells) if c.endswith("/once"))
+    assert cells[-1] == "stored"
+
+
+def test_the_shipped_full_map_judges_again_to_its_shipped_verdicts(tmp_path):
+    """docs/claims_map holds the full map's store and its verdicts (docs/claims.md): judging a copy
+    of the store trains nothing and gives the same verdict and estimate for every reading and
+    claim, so a change to a criterion or to the judge shows here."""
+    import csv
+    import shutil
+    from pathlib import Path
+
+    from memprop.cli import main
+
+    shipped = Path(__file__).resolve().parents[1] / "docs" / "claims_map"
+    shutil.copy(shipped / "claims.db", tmp_path / "claims.db")
+    assert main(["reproduce", "claims", "--quiet", "--out", str(tmp_path)]) == 0
+
+    def table(path):
+        return {(q["reading"], q["claim"]): (q["verdict"], q["estimate"], q["seeds"]) for q in csv.DictReader(open(path))}
+
+    again, before = table(tmp_path / "claims.csv"), table(shipped / "claims.csv")
+    assert len(before) == 192 and again == before
+    assert json.loads((tmp_path / "claims.json").read_text())["tasks"]["ran"] == 0

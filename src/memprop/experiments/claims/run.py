@@ -25,13 +25,13 @@ from ...progress import Progress
 from ..report import Claim, Section
 from . import judge
 from .config import (
-    CELLS,
     CLAIMS,
     FAIL,
     FIG3_EP_BY,
     FIG3_RBP_BY,
     FIG3_RBP_NOT_BY,
     GOOD,
+    SCHEDULE,
     SPARSE,
     TITLE,
     ClaimsConfig,
@@ -65,7 +65,7 @@ def spec(cfg: ClaimsConfig) -> dict[str, Any]:
     """The map's sweep spec, TOML-shaped (what ``examples/claims_sweep.toml`` holds): every cell,
     seeds ``cfg.seed .. cfg.seed + cfg.seeds - 1``."""
     return {"study": "claims", "name": "claims" + ("-quick" if cfg.quick else ""), "fixed": cfg.settings(),
-            "grid": {"cell": list(CELLS)}, "seeds": list(range(cfg.seed, cfg.seed + cfg.seeds))}
+            "grid": {"cell": list(SCHEDULE)}, "seeds": list(range(cfg.seed, cfg.seed + cfg.seeds))}
 
 
 Sweep = Callable[..., tuple[list[tuple[dict[str, Any], int, dict[str, Any]]], dict[str, Any]]]
