@@ -21,6 +21,7 @@ weights or epochs:
 from __future__ import annotations
 
 import time
+from dataclasses import asdict
 from typing import Any
 
 import torch
@@ -90,17 +91,11 @@ def run(cfg: DevelopmentConfig, *, progress: Progress | None = None, workers: in
                     queue[rule].pop(0)
         if not confirm:  # nothing to confirm on: the first candidate that passed the screening
             chosen = {rule: (screened[rule] or [None])[0] for rule in RULES}
-    return {"round3": True, "config": _config_json(cfg), "candidates": [list(c) for c in CANDIDATES],
+    return {"round3": True, "config": asdict(cfg), "candidates": [list(c) for c in CANDIDATES],
             "reference": list(REFERENCE), "screen": screen, "confirm": confirm, "target": TARGET,
             "screened": {rule: [list(c) for c in screened[rule]] for rule in RULES},
             "chosen": {rule: None if c is None else list(c) for rule, c in chosen.items()},
             "rows": _rows(results), "seconds": time.perf_counter() - t0, "threads": torch.get_num_threads()}
-
-
-def _config_json(cfg: DevelopmentConfig) -> dict[str, Any]:
-    from dataclasses import asdict
-
-    return asdict(cfg)
 
 
 def _rows(results: list[dict]) -> list[dict]:
@@ -146,8 +141,8 @@ def section(result: dict[str, Any], *, command: str):
         f"{cfg['samples']} test patterns per class), lowest-highest over seeds; n/a: not trained (a candidate is "
         f"confirmed only if it passed the screening).", "", *lines, "", *words,
         f"Time {result['seconds']:.0f} s, {result['threads']} torch thread(s) per process."])
-    claims = [Claim(study="development", claim=f"(ours) round 3 finds a {rule.upper()} training that reaches "
-                    f"{result['target']} on every set run", measured=(_name(result["chosen"][rule])
+    claims = [Claim(study="development", claim=f"(ours) round 3 finds how to train {rule.upper()} so that it "
+                    f"reaches {result['target']} on every set run", measured=(_name(result["chosen"][rule])
                                                                   if result["chosen"][rule] else "none"),
                     holds=result["chosen"][rule] is not None, command=command) for rule in RULES]
     return Section(study="development", title=TITLE, claims=claims, text=text)

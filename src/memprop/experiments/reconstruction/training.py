@@ -122,9 +122,10 @@ def train(patterns: torch.Tensor, W0: torch.Tensor, masks: torch.Tensor, *, rule
         snapshot_rows: configurations to snapshot (default all).
         progress: optional progress bar (one tick per epoch).
         row_seeds: one seed per configuration for its random initial states (uniform in
-            [-1, 1]) and, with a corrupted training input, its flips, so that a configuration trains to the same weights whatever else shares
-            its stack (a sweep task of one configuration equals the study's stacked run). None:
-            all initial states and flips come from ``generator``.
+            [-1, 1]) and, with a corrupted training input, its flips, so that a configuration
+            trains to the same weights whatever else shares its stack (a sweep task of one
+            configuration equals the study's stacked run). None: all initial states and flips
+            come from ``generator``.
         crossbar: train in situ: configuration c's W on a crossbar of this config (or of
             ``crossbar[c]``), symmetric, with its mask; every update ``-eta grad`` is programmed
             as pulses and W[c] becomes one read of the crossbar (two devices per pair make it
