@@ -46,6 +46,13 @@ def in_range(name: str, value: float, lo: float, hi: float, *, closed: bool = Tr
     return value
 
 
+def flag(name: str, value: bool) -> bool:
+    """Check that a switch is exactly True or False (not 0, 1 or a string)."""
+    if not isinstance(value, bool):
+        raise ConfigError(f"{name} must be True or False, got {value!r}")
+    return value
+
+
 def choice(name: str, value: str, allowed: Sequence[str]) -> str:
     """Check that a string option is one of ``allowed`` (listed in the error)."""
     if value not in allowed:

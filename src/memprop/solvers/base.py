@@ -47,7 +47,7 @@ from typing import NamedTuple
 
 import torch
 
-from .._validate import positive, positive_int
+from .._validate import flag, positive, positive_int
 from ..errors import ConfigError, ConvergenceError
 from ..networks.base import AbstractNetwork
 from ..networks.kernel import Workspace
@@ -94,8 +94,7 @@ class Steps:
 
     def __post_init__(self):
         positive_int("n", self.n, minimum=0)
-        if not isinstance(self.check, bool):
-            raise ConfigError(f"check must be True or False, got {self.check!r}")
+        flag("check", self.check)
 
 
 StopPolicy = ToTolerance | Steps

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..._runtime import check_runtime
-from ..._validate import choice, in_range, nonzero_beta, positive, positive_int
+from ..._validate import choice, flag, in_range, nonzero_beta, positive, positive_int
 from ...crossbar import CrossbarConfig
 from ...data import parse_classes
 from ...errors import ConfigError
@@ -144,8 +144,7 @@ class EPConfig:
         positive_int("batch_size", self.batch_size)
         positive_int("epochs", self.epochs)
         positive_int("eval_steps", self.eval_steps)
-        if not isinstance(self.persistent, bool):
-            raise ConfigError(f"persistent must be True or False, got {self.persistent!r}")
+        flag("persistent", self.persistent)
         if not isinstance(self.seed, int) or isinstance(self.seed, bool):
             raise ConfigError(f"seed must be an int, got {self.seed!r}")
 

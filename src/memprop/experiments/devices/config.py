@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..._runtime import check_runtime
-from ..._validate import positive_int
+from ..._validate import flag, positive_int
 from ...crossbar import CrossbarConfig
 from ...devices import ConstantStepDevice, ExpStepDevice, IdealDevice, NonIdeal
 from ...devices.base import AbstractDevice, pulse_energy
@@ -169,8 +169,7 @@ class DevicesConfig:
     recall, classification float32)."""
 
     def __post_init__(self):
-        if not isinstance(self.quick, bool):
-            raise ConfigError(f"quick must be True or False, got {self.quick!r}")
+        flag("quick", self.quick)
         positive_int("seed", self.seed, minimum=0)
         rules = tuple(self.rules)
         if not rules or any(r not in RULES for r in rules):

@@ -45,7 +45,7 @@ from typing import Any
 import torch
 
 from ..._parallel import Workers, map_workers
-from ..._validate import positive_int
+from ..._validate import flag, positive_int
 from ...data import DEVELOPMENT_SETS
 from ...errors import ConfigError, DataError
 from ...progress import Progress
@@ -112,8 +112,7 @@ class DevelopmentConfig:
         positive_int("seeds", self.seeds)
         positive_int("samples", self.samples)
         positive_int("epochs", self.epochs)
-        if not isinstance(self.round3, bool):
-            raise ConfigError(f"round3 must be True or False, got {self.round3!r}")
+        flag("round3", self.round3)
         if self.round3 and self.check:
             raise ConfigError("check: round 3 runs on the development sets only; run --check on its own")
 
