@@ -258,7 +258,8 @@ def test_the_shipped_full_map_judges_again_to_its_shipped_verdicts(tmp_path):
     assert main(["reproduce", "claims", "--quiet", "--out", str(tmp_path)]) == 0
 
     def table(path):
-        return {(q["reading"], q["claim"]): (q["verdict"], q["estimate"], q["seeds"]) for q in csv.DictReader(open(path))}
+        with open(path, newline="") as f:
+            return {(q["reading"], q["claim"]): (q["verdict"], q["estimate"], q["seeds"]) for q in csv.DictReader(f)}
 
     again, before = table(tmp_path / "claims.csv"), table(shipped / "claims.csv")
     assert len(before) == 192 and again == before

@@ -279,8 +279,8 @@ def run(cfg: DevelopmentConfig, *, progress: Progress | None = None, workers: in
 
 
 def _rows(results: list[dict], *, base: tuple[str, float] | None) -> list[dict]:
-    """One row per (set, rule, presentation, eta, seed); a round-2 row (N != 100, round 1's
-    presentation, a rate of round 2) names its exponent."""
+    """One row per (set, rule, presentation, training input, eta, seed); a round-2 row (N != 100,
+    round 1's presentation, a rate of round 2) names its exponent."""
     rows = []
     for r in results:
         for q in r["points"]:
@@ -288,7 +288,8 @@ def _rows(results: list[dict], *, base: tuple[str, float] | None) -> list[dict]:
                 r["presentation"] != base[0] else [a for a in RATE_EXPONENTS if rbp_rate(base[1], a, r["N"]) == q["eta"]]
             for a in exps or [None]:
                 rows.append({"set": r["set"], "N": r["N"], "P": r["P"], "correlation": r["correlation"],
-                             "rule": r["rule"], "presentation": r["presentation"], "exponent": a, **q})
+                             "rule": r["rule"], "presentation": r["presentation"],
+                             "training_input": r["training_input"], "exponent": a, **q})
     return rows
 
 

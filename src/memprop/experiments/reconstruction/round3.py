@@ -30,7 +30,7 @@ from ..._parallel import Workers, pool
 from ...errors import ConfigError
 from ...progress import Progress
 from .config import ReconstructionConfig
-from .development import TARGET, DevelopmentConfig, _run_pieces, _span, set_size
+from .development import TARGET, DevelopmentConfig, _rows, _run_pieces, _span, set_size
 
 CANDIDATES: tuple[tuple[str, str], ...] = (
     ("until-memorised", "clean"), ("once", "corrupted"), ("until-memorised", "corrupted"),
@@ -95,13 +95,7 @@ def run(cfg: DevelopmentConfig, *, progress: Progress | None = None, workers: in
             "reference": list(REFERENCE), "screen": screen, "confirm": confirm, "target": TARGET,
             "screened": {rule: [list(c) for c in screened[rule]] for rule in RULES},
             "chosen": {rule: None if c is None else list(c) for rule, c in chosen.items()},
-            "rows": _rows(results), "seconds": time.perf_counter() - t0, "threads": torch.get_num_threads()}
-
-
-def _rows(results: list[dict]) -> list[dict]:
-    return [{"set": r["set"], "N": r["N"], "P": r["P"], "correlation": r["correlation"], "rule": r["rule"],
-             "presentation": r["presentation"], "training_input": r["training_input"], **q}
-            for r in results for q in r["points"]]
+            "rows": _rows(results, base=None), "seconds": time.perf_counter() - t0, "threads": torch.get_num_threads()}
 
 
 def csv_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
