@@ -19,6 +19,7 @@ from memprop.crossbar import (
     run_counters,
     weights_to_conductances,
 )
+from memprop.crossbar import stack as stack_module
 from memprop.devices import PRESETS, ConstantStepDevice, ExpStepDevice, IdealDevice, NonIdeal
 from memprop.errors import ConfigError
 from memprop.networks import band_mask, init_symmetric
@@ -353,17 +354,24 @@ def _stack_design(w_max=1.0):
     ]
 
 
-def test_stack_programs_groups_as_one_tensor_bit_identical_to_each_crossbar_alone():
+@pytest.mark.parametrize("chunk", [None, 2, 1], ids=["whole-groups", "chunks-of-2", "one-by-one"])
+def test_stack_programs_groups_as_one_tensor_bit_identical_to_each_crossbar_alone(chunk, monkeypatch):
     """Configurations of one model, scheme and encoding are programmed as one tensor (per-config
-    states, bounds, caps, noise, device draws, faults); every number equals its crossbar alone,
-    over several updates, whatever shares the stack."""
+    states, bounds, caps, noise, device draws, faults), in chunks of any size; every number
+    equals its crossbar alone, over several updates, whatever shares the stack."""
     n = 12
+    if chunk is not None:  # at most ``chunk`` differential pairs of n x n devices per tensor
+        monkeypatch.setattr(stack_module, "CHUNK_ELEMENTS", chunk * 2 * n * n if chunk > 1 else 1)
     configs = _stack_design()
     C = len(configs)
     W = init_symmetric(n, scale=0.3, generator=gen(1), dtype=F64, configs=C)
     mask = band_mask(n, 2)
     stack = CrossbarStack(W, configs, mask=mask, symmetric=True, generators=[gen(10 + c) for c in range(C)])
-    assert len(stack._groups) >= 6 and sum(len(g.rows) for g in stack._groups) >= 14
+    sizes = sorted(len(g.rows) for g in stack._groups)
+    assert sum(sizes) == C - 2 and stack._alone == [C - 1]  # all but the ideal and the read-noise one
+    limit = stack_module.CHUNK_ELEMENTS
+    assert all(len(g.rows) == 1 or len(g.rows) * g.xbs[0].g.numel() <= limit for g in stack._groups)
+    assert sizes[-1] == (7 if chunk is None else chunk), sizes  # 7: constant step, stochastic, one pair
     alone = [Crossbar(W[c], configs[c], mask=mask, symmetric=True, generator=gen(10 + c)) for c in range(C)]
     for step in range(6):
         delta = torch.randn(C, n, n, generator=gen(3 + step), dtype=F64) * 0.05
@@ -387,3 +395,29 @@ def test_stack_programs_groups_as_one_tensor_bit_identical_to_each_crossbar_alon
     half.program(delta[1:4])
     ref.program(delta)
     assert torch.equal(half.weight, ref.weight[1:4])
+
+
+def test_a_stack_whose_crossbar_buffers_were_replaced_programs_from_the_new_ones():
+    """A group holds its crossbars' state as one tensor with each crossbar's buffer a view; when
+    buffers are replaced by new tensors (as moving a module to another device does), the next
+    update programs from those, and the stack still equals each crossbar alone."""
+    n = 8
+    configs = [CrossbarConfig(device=ConstantStepDevice(n_states=s, g_min=1e-6, g_max=1e-5)) for s in (16, 64, 256)]
+    C = len(configs)
+    W = init_symmetric(n, scale=0.3, generator=gen(1), dtype=F64, configs=C)
+    stack = CrossbarStack(W, configs, symmetric=True, generators=[gen(10 + c) for c in range(C)])
+    alone = [Crossbar(W[c], configs[c], symmetric=True, generator=gen(10 + c)) for c in range(C)]
+    assert [len(g.rows) for g in stack._groups] == [C]
+    for step in range(4):
+        if step == 2:  # every buffer of every crossbar becomes a new tensor with the same numbers
+            for xb in stack.crossbars:
+                for name, buf in list(xb.named_buffers(recurse=False)):
+                    setattr(xb, name, buf.clone())
+        delta = torch.randn(C, n, n, generator=gen(3 + step), dtype=F64) * 0.05
+        delta = delta + delta.mT
+        stack.program(delta)
+        for c in range(C):
+            alone[c].program(delta[c])
+            assert torch.equal(stack.weight[c], alone[c].weight), (step, c)
+            assert torch.equal(stack.crossbars[c].g, alone[c].g), (step, c)
+            assert stack.crossbars[c].counters() == pytest.approx(alone[c].counters(), rel=1e-12)

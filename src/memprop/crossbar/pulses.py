@@ -40,4 +40,6 @@ def pulse_counts(r: torch.Tensor, scheme: str, *, generator: torch.Generator | N
     if draws is None:
         draws = _rng.uniform(tuple(r.shape), generator=generator, dtype=r.dtype, device=r.device)
     extra = draws < (m - whole)
-    return torch.sign(r) * (whole + extra.to(r.dtype))
+    # sign(r) (floor(|r|) + b): copysign gives the same number in one operation (a zero request
+    # may come out as -0, which equals 0 wherever a count is used)
+    return torch.copysign(whole.add_(extra), r)

@@ -8,13 +8,16 @@ what else shares its stack). Configurations on the ideal device keep their exact
 update adds the request exactly, as without devices.
 
 Programming is one tensor program per *group*: configurations whose crossbars differ only in
-numbers (the same device model, encoding, pulse scheme and pairing, with or without write noise
-and stuck devices; no drift or read noise) are programmed together, every per-configuration
-number (states, bounds, asymmetry, shape parameters, device-to-device draws, w_max, cap, write
-noise) a tensor over the group's leading dimension. Each configuration still draws its rounding
-and write noise from its own generator, in the order its own crossbar would, so the result is
-bit-identical to programming the crossbars one by one (``tests/test_crossbar_stack.py``).
-Configurations that fit no group (drift, read noise) are programmed by their own crossbar.
+numbers (the same device model, encoding, pulse scheme and pairing, with or without
+device-to-device variation; no drift or read noise) are programmed together, every
+per-configuration number (states, bounds, asymmetry, shape parameters, w_max, cap, write noise)
+a tensor over the group's leading dimension, and write noise and stuck devices per configuration
+(none where a configuration has none). A group holds its crossbars' conductances, pulse counts,
+read-outs and counters as one tensor each (the crossbars' buffers are views of it), so an update
+copies nothing per configuration. Each configuration still draws its rounding and write noise
+from its own generator, in the order its own crossbar would, so the result is bit-identical to
+programming the crossbars one by one (``tests/test_crossbar.py``). Configurations that fit no
+group (drift, read noise) are programmed by their own crossbar.
 """
 
 from __future__ import annotations
@@ -34,7 +37,10 @@ from .pulses import pulse_counts
 
 
 def _group_key(xb: Crossbar) -> tuple | None:
-    """What crossbars programmed as one tensor must share (None: program it alone)."""
+    """What crossbars programmed as one tensor must share (None: program it alone). Write noise
+    and stuck devices are per-configuration tensors (zero noise, no stuck device where a
+    configuration has none); device-to-device draws make every parameter a tensor of the
+    conductances' shape, so configurations with them group apart from those without."""
     cfg, dev = xb.config, xb.config.device
     if cfg.ideal or not isinstance(dev, AbstractPulsedDevice):
         return None
@@ -42,7 +48,18 @@ def _group_key(xb: Crossbar) -> tuple | None:
     if ni.drift_nu != 0 or ni.read_noise != 0:  # reads and drift stay per crossbar
         return None
     return (type(dev), cfg.signed, cfg.scheme, cfg.pairing, xb.symmetric, xb.shape, xb.mask is None,
-            ni.c2c > 0, xb.stuck is None, xb.w_dtype)
+            bool(xb._param_names), xb.w_dtype)
+
+
+CHUNK_ELEMENTS = 1 << 16
+"""Most conductances programmed as one tensor (512 KiB in float64). Measured on the device
+study's EP stack (18 crossbars of 2 x 100 x 100 devices, 1 thread, 2 MiB L2 per core): whole
+groups took 20.3 ms per update, chunks of 2, 3 and 4 configurations 14.3, 15.1 and 15.4 ms, every
+crossbar alone 15.0 ms (``benchmarks/crossbar_program.py``)."""
+
+_COUNTERS = ("n_updates", "n_events", "n_pulses", "energy_j", "clock")
+_STATE = ("g", "pulses", "weight_") + _COUNTERS
+"""The crossbar buffers a group holds as one tensor each (each crossbar's buffer a view)."""
 
 
 class _Group:
@@ -52,6 +69,20 @@ class _Group:
     def __init__(self, rows: list[int], crossbars: list[Crossbar]):
         self.rows, self.xbs = rows, crossbars
         self._const: dict | None = None
+        self.state: dict[str, torch.Tensor] = {}
+        self._bind()
+
+    def _bind(self) -> None:
+        """Hold the crossbars' state as one tensor per buffer, each crossbar's buffer a view of
+        it; again whenever a crossbar's buffer was replaced (e.g. moved to another device)."""
+        state = self.state
+        if state and all(getattr(xb, name)._base is state[name] for name in _STATE for xb in self.xbs):
+            return
+        for name in _STATE:  # loop over the held buffers
+            state[name] = torch.stack([getattr(xb, name) for xb in self.xbs])
+            for c, xb in enumerate(self.xbs):  # loop over configurations: point each at its row
+                setattr(xb, name, state[name][c])
+        self._const = None
 
     def _constants(self, like: torch.Tensor) -> dict:
         """Per-configuration numbers as tensors (built once per torch device)."""
@@ -81,18 +112,29 @@ class _Group:
         def per_weight(values) -> torch.Tensor:
             return torch.tensor(values, dtype=f64, device=dev).view(wcol)
 
+        scale = per_config([(d.n_states - 1) / (2.0 * xb.config.w_max) for xb, d in zip(xbs, devices)])
+        # The request per device: +r on G_+, -r on G_- (differential), or +r (reference); -(x s) is
+        # x (-s) exactly, so one product gives both signs.
+        sign = torch.tensor([1.0, -1.0] if gshape[0] == 2 else [1.0], dtype=f64,
+                            device=dev).view((1, -1) + (1,) * (len(gshape) - 1))
+        absent = ~torch.stack([xb.present for xb in xbs])
+        noisy = [d.nonideal.c2c > 0 for d in devices]
+        stuck = [xb.stuck for xb in xbs]
         self._const = {
             "device": dev, "gshape": gshape, "params": params,
-            "scale": per_config([(d.n_states - 1) / (2.0 * xb.config.w_max) for xb, d in zip(xbs, devices)]),
+            "signed_scale": scale * sign,
+            "absent": absent if bool(absent.any()) else None,
             "cap": per_config([float(d.n_states - 1 if xb.config.max_pulses is None else xb.config.max_pulses)
                                for xb, d in zip(xbs, devices)]),
             "c2c": per_config([d.nonideal.c2c for d in devices]),
+            "noisy": noisy if any(noisy) else None,
             "energy": torch.tensor([d.energy_per_pulse for d in devices], dtype=f64, device=dev),
+            "seconds": torch.tensor([xb.config.seconds_per_update for xb in xbs], dtype=f64, device=dev),
             "g_min": per_weight([d.g_min for d in devices]),
             "g_max": per_weight([d.g_max for d in devices]),
             "w_max": per_weight([xb.config.w_max for xb in xbs]),
-            "present": torch.stack([xb.present for xb in xbs]),
-            "stuck": None if xbs[0].stuck is None else torch.stack([xb.stuck for xb in xbs]),
+            "stuck": None if all(t is None for t in stuck) else torch.stack([
+                torch.zeros_like(xb.present) if t is None else t for xb, t in zip(xbs, stuck)]),
             "mask": None if xbs[0].mask is None else torch.stack([xb.mask for xb in xbs]),
         }
         return self._const
@@ -100,48 +142,51 @@ class _Group:
     def program(self, delta_w: torch.Tensor) -> tuple[torch.Tensor, list[ProgramStats]]:
         """Program ``delta_w`` (G, *shape); returns the read-out weights (G, *shape) and the
         cost per configuration."""
-        xbs = self.xbs
+        self._bind()
+        xbs, state = self.xbs, self.state
         first = xbs[0]
         cfg, dev = first.config, first.config.device
-        k = self._constants(first.g)
+        g = state["g"]
+        k = self._constants(g)
         gshape = k["gshape"]
-        r_w = delta_w.detach().to(torch.float64) * k["scale"].flatten(2)
-        r = torch.stack([r_w, -r_w], 1) if cfg.signed == "differential" else r_w.unsqueeze(1)
-        r = torch.where(k["present"], r, torch.zeros_like(r))
+        r = delta_w.detach().to(torch.float64).unsqueeze(1) * k["signed_scale"]
+        if k["absent"] is not None:
+            r.masked_fill_(k["absent"], 0.0)
         draws = None
         if cfg.scheme == "stochastic":  # each configuration's rounding from its own stream
-            draws = torch.stack([_rng.uniform(gshape, generator=xb.generator, dtype=r.dtype, device=r.device)
-                                 for xb in xbs])
+            draws = torch.empty_like(r)
+            for c, xb in enumerate(xbs):  # loop over configurations: each from its own generator
+                draws[c] = _rng.uniform(gshape, generator=xb.generator, dtype=r.dtype, device=r.device)
         n = pulse_counts(r, cfg.scheme, max_pulses=k["cap"], draws=draws)
         moving = n != 0
-        g = torch.stack([xb.g for xb in xbs])
         xi = None
-        if dev.nonideal.c2c > 0:  # then its write noise, as Crossbar.program draws them
-            xi = torch.stack([_rng.normal(gshape, generator=xb.generator, dtype=g.dtype, device=g.device)
-                              for xb in xbs])
+        if k["noisy"] is not None:  # then its write noise, as Crossbar.program draws them
+            xi = torch.zeros_like(g)  # no write noise where c2c = 0
+            for c, (xb, noisy) in enumerate(zip(xbs, k["noisy"])):  # loop over configurations
+                if noisy:
+                    xi[c] = _rng.normal(gshape, generator=xb.generator, dtype=g.dtype, device=g.device)
         g_new = dev.move(g, n, k["params"], c2c=k["c2c"], xi=xi)
         if k["stuck"] is not None:
             g_new = torch.where(k["stuck"], g, g_new)
-        sent = moving.to(torch.float64) if cfg.scheme == "amplitude" else n.abs()
+        size = n.abs()
+        sent = moving.to(torch.float64) if cfg.scheme == "amplitude" else size
         pulses = sent.flatten(1).sum(1)
         events = moving.flatten(1).sum(1)
-        energy = n.abs().flatten(1).sum(1) * k["energy"]
+        energy = size.flatten(1).sum(1) * k["energy"]
         requested = r.abs().flatten(1).sum(1)
         # The read-out (no read noise, no drift in a group), the device axis first as read_out wants.
         w = read_out(g_new.movedim(1, 0), signed=cfg.signed, g_min=k["g_min"], g_max=k["g_max"], w_max=k["w_max"],
                      mirror=first.symmetric and cfg.pairing == "one", mask=k["mask"], dtype=first.weight_.dtype)
-        stats = []
-        for c, (xb, p_, e_, en_, rq_) in enumerate(zip(xbs, pulses.tolist(), events.tolist(), energy.tolist(),
-                                                        requested.tolist())):  # loop over configurations
-            xb.g.copy_(g_new[c])
-            xb.pulses.add_(sent[c])
-            xb.n_pulses.add_(p_)
-            xb.n_events.add_(e_)
-            xb.energy_j.add_(en_)
-            xb.n_updates.add_(1)
-            xb.clock.add_(xb.config.seconds_per_update)
-            xb.weight_.copy_(w[c])
-            stats.append(ProgramStats(pulses=int(round(p_)), events=int(e_), energy_j=en_, requested=rq_))
+        g.copy_(g_new)
+        state["pulses"].add_(sent)
+        state["n_pulses"].add_(pulses)
+        state["n_events"].add_(events)
+        state["energy_j"].add_(energy)
+        state["n_updates"].add_(1)
+        state["clock"].add_(k["seconds"])
+        state["weight_"].copy_(w)
+        stats = [ProgramStats(pulses=int(round(p_)), events=int(e_), energy_j=en_, requested=rq_)
+                 for p_, e_, en_, rq_ in zip(pulses.tolist(), events.tolist(), energy.tolist(), requested.tolist())]
         return w, stats
 
 
@@ -183,6 +228,7 @@ class CrossbarStack(AbstractWeightHolder):
                 self.weight_[c].copy_(xb.weight)
         self.programmed = [c for c, xb in enumerate(self.crossbars) if not xb.exact]
         """Configurations on non-ideal devices (the others are updated exactly)."""
+        self._exact = [c for c, xb in enumerate(self.crossbars) if xb.exact]
         by_key: dict[tuple, list[int]] = {}
         self._alone: list[int] = []
         for c in self.programmed:  # loop over configurations: which are programmed together
@@ -193,10 +239,13 @@ class CrossbarStack(AbstractWeightHolder):
                 by_key.setdefault(key, []).append(c)
         self._groups = []
         for rows in by_key.values():
-            if len(rows) == 1:
-                self._alone.extend(rows)
-            else:
-                self._groups.append(_Group(rows, [self.crossbars[c] for c in rows]))
+            # Chunks of at most CHUNK_ELEMENTS conductances (at least one configuration), so that
+            # each operation's tensors stay in a core's cache: a whole group of large crossbars
+            # spills and costs more than its configurations one by one.
+            size = max(1, CHUNK_ELEMENTS // self.crossbars[rows[0]].g.numel())
+            for i in range(0, len(rows), size):  # loop over chunks of the group
+                chunk = rows[i:i + size]
+                self._groups.append(_Group(chunk, [self.crossbars[c] for c in chunk]))
         self._alone.sort()
 
     @property
@@ -221,7 +270,8 @@ class CrossbarStack(AbstractWeightHolder):
         crossbar and read it back, for every configuration on a non-ideal device."""
         if tuple(delta_w.shape) != tuple(self.weight_.shape):
             raise ConfigError(f"delta_w must have shape {tuple(self.weight_.shape)}, got {tuple(delta_w.shape)}")
-        self.weight_.add_(delta_w)
+        for c in self._exact:  # loop over the ideal configurations: the exact update
+            self.weight_[c].add_(delta_w[c])
         stats: list[ProgramStats | None] = [None] * len(self.crossbars)
         for group in self._groups:  # loop over groups: each one tensor program
             rows = torch.tensor(group.rows, device=delta_w.device)
