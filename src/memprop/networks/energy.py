@@ -90,19 +90,27 @@ class EnergyNetwork(AbstractRecurrentNetwork, AbstractEnergyNetwork):
             return super().field_fn(d, beta=beta, target=target)
         M = self._weights_for(d if d is not None else self.W)
         idx = self.output_index
-        mm = None
+        every = idx == slice(None)  # all units are outputs (reconstruction): no indexing
+        one = torch.ones((), dtype=M.dtype, device=M.device)
+        mm, g, t = None, None, None
 
         def field(s, out):  # Eq. (13) with tanh, in place: (1 - g^2) (g W^T + I) - v
-            nonlocal mm
+            nonlocal mm, g, t
             if mm is None:
                 mm = _product(s.ndim, M.ndim)
-            g = torch.tanh(s)
+            if g is None or g.shape != s.shape:  # the state's own buffers (rows may leave)
+                g, t = torch.empty_like(s), torch.empty_like(s)
+            torch.tanh(s, out=g)
             h = mm(g, M, out=out)
             if d is not None:
                 h += d
-            f = h.mul_(g.mul_(g).neg_().add_(1.0)).sub_(s)
-            if beta != 0.0:
-                f[..., idx] += beta * (target - s[..., idx])
+            torch.sub(one, g.mul_(g), out=g)  # g'(v) = 1 - tanh(v)^2 (the bits of -g^2 + 1)
+            f = h.mul_(g).sub_(s)
+            if beta != 0.0:  # + beta (T - v) on the outputs
+                if every:
+                    f.add_(torch.sub(target, s, out=t).mul_(beta))
+                else:
+                    f[..., idx] += beta * (target - s[..., idx])
             return f
 
         return field
@@ -148,6 +156,6 @@ class _FieldKernel(Kernel):
         if f is None or f.shape != u.shape:
             f = self._f = self.work.get(f"{self.tag}.f", tuple(u.shape), u)
         self.field(u, f)
-        r = f.abs().amax(-1) if residual else None  # max_i |f_i| (vector_norm(inf) is ~10x slower)
         torch.add(u, f, alpha=self.h, out=out)
-        return r
+        # max_i |f_i|, |f| in place once f is used (vector_norm(inf) is ~10x slower)
+        return f.abs_().amax(-1) if residual else None
