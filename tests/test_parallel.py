@@ -48,7 +48,7 @@ def test_map_workers_keeps_order_and_raises_a_pieces_error():
 
 
 def test_reconstruction_run_on_two_workers_gives_the_numbers_of_one_process():
-    cfg = rec.ReconstructionConfig(training=TrainConfig(epochs=3), samples_table1=3, samples_fig2=2, samples_fig3=2,
+    cfg = rec.ReconstructionConfig(training=TrainConfig(epochs=3), samples_table1=3, samples_fig2=2, samples_fig3=4,
                                    K=(0, 8, 15), p_fig2=(0.1, 0.2), fig3_epochs=(0, 3), fig4_examples=2,
                                    rbp_etas=(0.01, 0.03), sweep_seeds=1,
                                    patterns="builtin:letters16")
@@ -58,7 +58,8 @@ def test_reconstruction_run_on_two_workers_gives_the_numbers_of_one_process():
         ahead, claim = pool.ahead, pool.claim
 
         def counted_ahead(key, *args):
-            started.append(key)
+            if key not in started:  # a task identical to one started (same rule, set and weights) runs once
+                started.append(key)
             ahead(key, *args)
 
         def counted_claim(key):
@@ -71,9 +72,15 @@ def test_reconstruction_run_on_two_workers_gives_the_numbers_of_one_process():
         two = rec.run(cfg, workers=pool)
     assert two["timing"]["workers"] == 2 and one["timing"]["workers"] == 1
     assert _numbers(one) == _numbers(two)
-    # Figure 2's recall of each rule started as its stack finished, and every such task was used
-    # (EP and RBP x 3 K x 2 p), none computed twice
-    assert len(started) == 12 and sorted(map(str, claimed)) == sorted(map(str, started))
+    # Each rule's recall started as its stack finished, the stored rules' after the first stack,
+    # and every such task was used, none computed twice. A key is (rule, p, samples, ...): Figure
+    # 2 (EP and RBP x 3 K x 2 p, Hebbian and Storkey the same), Table 1 (3 samples: the three
+    # variants x 5 seeds, Hebbian and Storkey), Figure 3 (4 samples: 3 variants x 5 seeds x 2
+    # epochs, less the 5 epoch-0 weights that RBP's two variants share).
+    assert sorted(map(str, claimed)) == sorted(map(str, started))
+    per_study = {n: sum(1 for k in started if k[2] == n) for n in (2, 3, 4)}
+    assert per_study == {2: 24, 3: 3 * cfg.seeds + 2, 4: 3 * cfg.seeds * 2 - cfg.seeds}, per_study
+    assert {k[0] for k in started} == {"ep", "rbp", "hebbian", "storkey"}
 
 
 def test_device_study_pieces_on_two_workers_give_the_numbers_of_one_process(monkeypatch):

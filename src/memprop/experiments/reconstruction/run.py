@@ -403,15 +403,11 @@ def table1(cfg: ReconstructionConfig, *, patterns: PatternSet | None = None, tra
     ps, config = _context(cfg, _need_patterns(cfg, patterns))
     trained = _need_trained(cfg, ps, trained, progress=progress)
     x = ps.patterns
-    seed = _seed(cfg.seed, "table1", cfg.p)
     stored_counters: dict[str, list[dict]] = {}
     stored = stored_weights(x, [0], crossbar=trained.crossbar, seed=cfg.seed, counters=stored_counters,
                             dtype=cfg.recall_dtype())
-    jobs = [Job(rule, (rule,), W, cfg.p, cfg.samples_table1, seed) for rule, W in stored.items()]
-    for v in VARIANTS:
-        rows = [trained.one(v, 0, s) for s in range(cfg.seeds)]
-        jobs.append(Job(RULE_OF[v], tuple((v, s) for s in range(cfg.seeds)),
-                         torch.stack([trained.W[r] for r in rows]), cfg.p, cfg.samples_table1, seed))
+    jobs = _table1_stored_jobs(cfg, stored)
+    jobs += _table1_trained_jobs(cfg, VARIANTS, lambda v, s: trained.W[trained.one(v, 0, s)])
     res = evaluate(jobs, x, cfg, progress, "table 1: recall", workers=workers)
     accuracy, per_seed, conv = {}, {}, {}
     for rule in ("hebbian", "storkey"):
@@ -442,6 +438,41 @@ def table1(cfg: ReconstructionConfig, *, patterns: PatternSet | None = None, tra
     return out
 
 
+def _table1_stored_jobs(cfg: ReconstructionConfig, stored: dict[str, torch.Tensor]) -> list[Job]:
+    """Table 1's recall jobs of the stored rules (``stored``: rule -> (1, N, N) at full connectivity)."""
+    seed = _seed(cfg.seed, "table1", cfg.p)
+    return [Job(rule, (rule,), W, cfg.p, cfg.samples_table1, seed) for rule, W in stored.items()]
+
+
+def _table1_trained_jobs(cfg: ReconstructionConfig, variants: Sequence[str],
+                         weight: Callable[[str, int], torch.Tensor]) -> list[Job]:
+    """Table 1's recall jobs of trained ``variants`` (full connectivity, every seed): ``weight(v, seed)``."""
+    seed = _seed(cfg.seed, "table1", cfg.p)
+    return [Job(RULE_OF[v], tuple((v, s) for s in range(cfg.seeds)),
+                torch.stack([weight(v, s) for s in range(cfg.seeds)]), cfg.p, cfg.samples_table1, seed)
+            for v in variants]
+
+
+def _fig2_stored_jobs(cfg: ReconstructionConfig, Ks: Sequence[int], stored: dict[str, torch.Tensor]) -> list[Job]:
+    """Figure 2's recall jobs of the stored rules at every p (``stored``: rule -> (len(Ks), N, N))."""
+    return [Job(rule, tuple((rule, p, k) for k in Ks), W, p, cfg.samples_fig2, _seed(cfg.seed, "fig2", p))
+            for p in cfg.p_fig2 for rule, W in stored.items()]
+
+
+def _fig3_jobs(cfg: ReconstructionConfig, variants: Sequence[str],
+               snapshots: Callable[[str, int], dict[int, torch.Tensor]]) -> list[Job]:
+    """Figure 3's recall jobs of ``variants`` (every seed, every snapshot epoch): ``snapshots(v, seed)``."""
+    seed = _seed(cfg.seed, "fig3", cfg.p)
+    epochs = cfg.snapshot_epochs()
+    jobs = []
+    for v in variants:
+        for s in range(cfg.seeds):
+            snaps = snapshots(v, s)
+            jobs.append(Job(RULE_OF[v], tuple((v, s, e) for e in epochs), torch.stack([snaps[e] for e in epochs]),
+                            cfg.p, cfg.samples_fig3, seed))
+    return jobs
+
+
 def _fig2_trained_jobs(cfg: ReconstructionConfig, Ks: Sequence[int], p: float, variants: Sequence[str],
                        weight: Callable[[str, int], torch.Tensor]) -> list[Job]:
     """Figure 2's recall jobs at p for trained ``variants`` (first seed, every K): ``weight(v, K)``."""
@@ -460,11 +491,8 @@ def fig2(cfg: ReconstructionConfig, *, patterns: PatternSet | None = None, train
     x, n = ps.patterns, ps.n
     Ks = cfg.k_grid(n)
     stored = stored_weights(x, Ks, crossbar=trained.crossbar, seed=cfg.seed, dtype=cfg.recall_dtype())
-    jobs = []
+    jobs = _fig2_stored_jobs(cfg, Ks, stored)
     for p in cfg.p_fig2:
-        seed = _seed(cfg.seed, "fig2", p)
-        for rule, W in stored.items():
-            jobs.append(Job(rule, tuple((rule, p, k) for k in Ks), W, p, cfg.samples_fig2, seed))
         jobs += _fig2_trained_jobs(cfg, Ks, p, cfg.fig2_rules, lambda v, k: trained.W[trained.one(v, k, 0)])
     res = evaluate(jobs, x, cfg, progress, "figure 2: recall", workers=workers)
     points = []
@@ -488,14 +516,8 @@ def fig3(cfg: ReconstructionConfig, *, patterns: PatternSet | None = None, train
     ps, config = _context(cfg, _need_patterns(cfg, patterns))
     trained = _need_trained(cfg, ps, trained, progress=progress)
     x = ps.patterns
-    seed = _seed(cfg.seed, "fig3", cfg.p)
     epochs = cfg.snapshot_epochs()
-    jobs = []
-    for v in VARIANTS:
-        for s in range(cfg.seeds):
-            snaps = trained.snapshots[trained.one(v, 0, s)]
-            W = torch.stack([snaps[e] for e in epochs])
-            jobs.append(Job(RULE_OF[v], tuple((v, s, e) for e in epochs), W, cfg.p, cfg.samples_fig3, seed))
+    jobs = _fig3_jobs(cfg, VARIANTS, lambda v, s: trained.snapshots[trained.one(v, 0, s)])
     res = evaluate(jobs, x, cfg, progress, "figure 3: recall", workers=workers)
     points = []
     for v in VARIANTS:
@@ -710,15 +732,30 @@ def run(cfg: ReconstructionConfig, *, progress: Progress | None = None,
     with pool(workers) as run_pool:
         n_workers = run_pool.n
 
+        stored_started = []
+
         def recall_ahead(rule: str, stack: list[Row], res: dict[str, Any]) -> None:
-            # this rule's Figure 2 recall starts while the other stacks train (bit-identical:
-            # every task seeds itself; evaluate claims the results; one worker: nothing starts)
+            # this rule's recall (Figures 2 and 3, Table 1) starts while the other stacks train,
+            # and after the first stack the stored rules' (bit-identical: every task seeds itself;
+            # evaluate claims the results; one worker: nothing starts)
             index = {(r.variant, r.K, r.seed): i for i, r in enumerate(stack)}
-            Ks = cfg.k_grid(ps.n)
+            Ks, seeds = cfg.k_grid(ps.n), range(cfg.seeds)
             variants = [v for v in cfg.fig2_rules if RULE_OF[v] == rule and all((v, k, 0) in index for k in Ks)]
+            jobs = []
             for p in cfg.p_fig2:
-                _ahead(run_pool, _fig2_trained_jobs(cfg, Ks, p, variants, lambda v, k: res["W"][index[(v, k, 0)]]),
-                       ps.patterns, cfg)
+                jobs += _fig2_trained_jobs(cfg, Ks, p, variants, lambda v, k: res["W"][index[(v, k, 0)]])
+            full = [v for v in VARIANTS if RULE_OF[v] == rule and all((v, 0, s) in index for s in seeds)]
+            jobs += _table1_trained_jobs(cfg, full, lambda v, s: res["W"][index[(v, 0, s)]])
+            snap = {i: j for j, i in enumerate(res["snap_rows"])}
+            jobs += _fig3_jobs(cfg, full, lambda v, s: {e: w[snap[index[(v, 0, s)]]]
+                                                        for e, w in res["snapshots"].items()})
+            if not stored_started:
+                stored_started.append(rule)
+                x = ps.patterns
+                kw = dict(crossbar=cfg.device, seed=cfg.seed, dtype=cfg.recall_dtype())
+                jobs += _table1_stored_jobs(cfg, stored_weights(x, [0], **kw))
+                jobs += _fig2_stored_jobs(cfg, Ks, stored_weights(x, Ks, **kw))
+            _ahead(run_pool, jobs, ps.patterns, cfg)
 
         trained = train_all(cfg, ps, rows, progress=progress, workers=run_pool, on_stack=recall_ahead)
         wall = {"training": time.perf_counter() - t}
