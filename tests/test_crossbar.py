@@ -19,7 +19,7 @@ from memprop.crossbar import (
     run_counters,
     weights_to_conductances,
 )
-from memprop.crossbar import stack as stack_module
+from memprop.crossbar import crossbar as crossbar_module
 from memprop.devices import PRESETS, ConstantStepDevice, ExpStepDevice, IdealDevice, NonIdeal
 from memprop.errors import ConfigError
 from memprop.networks import band_mask, init_symmetric
@@ -361,7 +361,7 @@ def test_stack_programs_groups_as_one_tensor_bit_identical_to_each_crossbar_alon
     equals its crossbar alone, over several updates, whatever shares the stack."""
     n = 12
     if chunk is not None:  # at most ``chunk`` differential pairs of n x n devices per tensor
-        monkeypatch.setattr(stack_module, "CHUNK_ELEMENTS", chunk * 2 * n * n if chunk > 1 else 1)
+        monkeypatch.setattr(crossbar_module, "CHUNK_ELEMENTS", chunk * 2 * n * n if chunk > 1 else 1)
     configs = _stack_design()
     C = len(configs)
     W = init_symmetric(n, scale=0.3, generator=gen(1), dtype=F64, configs=C)
@@ -369,7 +369,7 @@ def test_stack_programs_groups_as_one_tensor_bit_identical_to_each_crossbar_alon
     stack = CrossbarStack(W, configs, mask=mask, symmetric=True, generators=[gen(10 + c) for c in range(C)])
     sizes = sorted(len(g.rows) for g in stack._groups)
     assert sum(sizes) == C - 2 and stack._alone == [C - 1]  # all but the ideal and the read-noise one
-    limit = stack_module.CHUNK_ELEMENTS
+    limit = crossbar_module.CHUNK_ELEMENTS
     assert all(len(g.rows) == 1 or len(g.rows) * g.xbs[0].g.numel() <= limit for g in stack._groups)
     assert sizes[-1] == (7 if chunk is None else chunk), sizes  # 7: constant step, stochastic, one pair
     alone = [Crossbar(W[c], configs[c], mask=mask, symmetric=True, generator=gen(10 + c)) for c in range(C)]
@@ -421,3 +421,31 @@ def test_a_stack_whose_crossbar_buffers_were_replaced_programs_from_the_new_ones
             assert torch.equal(stack.weight[c], alone[c].weight), (step, c)
             assert torch.equal(stack.crossbars[c].g, alone[c].g), (step, c)
             assert stack.crossbars[c].counters() == pytest.approx(alone[c].counters(), rel=1e-12)
+
+
+@pytest.mark.parametrize("index", range(len(_stack_design())))
+def test_a_crossbar_programmed_in_chunks_gives_the_numbers_of_one_pass(index, monkeypatch):
+    """Crossbar.program draws for every device at once and computes in chunks of at most
+    CHUNK_ELEMENTS devices: any chunk size gives the same conductances, weights and counts, for
+    every device model, scheme, encoding, pairing, noise and fault of the stack design (and
+    drift)."""
+    n = 12
+    configs = _stack_design() + [CrossbarConfig(device=ConstantStepDevice(
+        n_states=64, g_min=1e-6, g_max=1e-5, nonideal=NonIdeal(drift_nu=0.05, c2c=0.02)))]
+    config = configs[index] if index else configs[-1]  # the ideal point's place: the drifting one
+    W = init_symmetric(n, scale=0.3, generator=gen(1), dtype=F64)
+    mask = band_mask(n, 3)
+    whole, parts = (Crossbar(W, config, mask=mask, symmetric=True, generator=gen(7)) for _ in range(2))
+    for step in range(4):
+        delta = torch.randn(n, n, generator=gen(3 + step), dtype=F64) * 0.05
+        delta = delta + delta.mT
+        monkeypatch.setattr(crossbar_module, "CHUNK_ELEMENTS", 1 << 16)
+        a = whole.program(delta)
+        monkeypatch.setattr(crossbar_module, "CHUNK_ELEMENTS", 37)  # chunks of 18 pairs
+        b = parts.program(delta)
+        assert (a.pulses, a.events) == (b.pulses, b.events) and a.energy_j == pytest.approx(b.energy_j, rel=1e-12)
+        assert torch.equal(whole.weight, parts.weight), step
+        whole.advance(2.0), parts.advance(2.0)
+    for name in ("g", "pulses", "t_programmed"):
+        assert torch.equal(getattr(whole, name), getattr(parts, name)), name
+    assert whole.counters() == pytest.approx(parts.counters(), rel=1e-12)

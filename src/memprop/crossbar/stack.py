@@ -31,6 +31,7 @@ from .. import _rng
 from .._validate import tensor as check_tensor
 from ..devices import AbstractPulsedDevice
 from ..errors import ConfigError
+from . import crossbar as _crossbar
 from .crossbar import Crossbar, CrossbarConfig, ProgramStats, read_out
 from .holder import AbstractWeightHolder
 from .pulses import pulse_counts
@@ -50,12 +51,6 @@ def _group_key(xb: Crossbar) -> tuple | None:
     return (type(dev), cfg.signed, cfg.scheme, cfg.pairing, xb.symmetric, xb.shape, xb.mask is None,
             bool(xb._param_names), xb.w_dtype)
 
-
-CHUNK_ELEMENTS = 1 << 16
-"""Most conductances programmed as one tensor (512 KiB in float64). Measured on the device
-study's EP stack (18 crossbars of 2 x 100 x 100 devices, 1 thread, 2 MiB L2 per core): whole
-groups took 20.3 ms per update, chunks of 2, 3 and 4 configurations 14.3, 15.1 and 15.4 ms, every
-crossbar alone 15.0 ms (``benchmarks/crossbar_program.py``)."""
 
 _COUNTERS = ("n_updates", "n_events", "n_pulses", "energy_j", "clock")
 _STATE = ("g", "pulses", "weight_") + _COUNTERS
@@ -242,7 +237,7 @@ class CrossbarStack(AbstractWeightHolder):
             # Chunks of at most CHUNK_ELEMENTS conductances (at least one configuration), so that
             # each operation's tensors stay in a core's cache: a whole group of large crossbars
             # spills and costs more than its configurations one by one.
-            size = max(1, CHUNK_ELEMENTS // self.crossbars[rows[0]].g.numel())
+            size = max(1, _crossbar.CHUNK_ELEMENTS // self.crossbars[rows[0]].g.numel())
             for i in range(0, len(rows), size):  # loop over chunks of the group
                 chunk = rows[i:i + size]
                 self._groups.append(_Group(chunk, [self.crossbars[c] for c in chunk]))
