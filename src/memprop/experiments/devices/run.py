@@ -11,6 +11,7 @@ initial states and minibatches.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from functools import partial
 from typing import Any
@@ -131,16 +132,24 @@ def classification_config(*, quick: bool, seed: int, epochs: int | None = None, 
                                 dtype=dtype or "float32")
 
 
+@functools.lru_cache(maxsize=2)
+def _split(data):
+    """The classification split of ``data`` (a frozen DataConfig), loaded once per process: a
+    worker that runs several points loads the digits once. Read, never written."""
+    from ..classification import load_split
+
+    return load_split(data)
+
+
 def classification_points(points: list[Point], *, quick: bool, seed: int, epochs: int | None = None,
                           torch_device_name: str = "cpu", dtype: str | None = None,
                           progress: Progress | None = None) -> list[dict[str, Any]]:
     """EP's held-out error trained in situ on every point (one run each, same split and seed)."""
-    from ..classification import load_split
     from ..classification import run as run_classification
 
     cfg = classification_config(quick=quick, seed=seed, epochs=epochs, torch_device_name=torch_device_name,
                                 dtype=dtype)
-    split = load_split(cfg.data)
+    split = _split(cfg.data)
     out = []
     if progress is not None:
         progress.start(f"classification in situ ({len(points)} devices)", len(points))
@@ -159,8 +168,10 @@ def classification_points(points: list[Point], *, quick: bool, seed: int, epochs
 def run(cfg: DevicesConfig, *, progress: Progress | None = None, workers: int = 1) -> dict[str, Any]:
     """Every point of the design: ``{"config", "points", "seconds"}``.
 
-    Three independent pieces: EP's stack, RBP's stack and the classification points; with
-    ``workers`` > 1 they run on worker processes at once (the same numbers)."""
+    Independent pieces: EP's stack, RBP's stack and the classification points; with ``workers``
+    > 1 they run on worker processes at once (the same numbers), the stacks first (the longest
+    pieces) and each classification point a piece of its own, so that whichever worker is free
+    takes the next point."""
     t0 = time.perf_counter()
     grid = cfg.grid
     runtime = dict(torch_device_name=cfg.torch_device, dtype=cfg.dtype)
@@ -173,8 +184,9 @@ def run(cfg: DevicesConfig, *, progress: Progress | None = None, workers: int = 
         pieces.append((partial(reconstruction_points, pts, rule, epochs=grid["epochs"], samples=grid["samples"],
                                p=0.1, seed=cfg.seed, progress=shown, **runtime), ()))
     cpts = design(grid, W_MAX_CLASSIFICATION, pairing=False, states=grid["classification_states"])
-    pieces.append((partial(classification_points, cpts, quick=cfg.quick, seed=cfg.seed, progress=shown,
-                           **runtime), ()))
+    for part in [[pt] for pt in cpts] if parallel(workers) else [cpts]:  # loop over classification pieces
+        pieces.append((partial(classification_points, part, quick=cfg.quick, seed=cfg.seed, progress=shown,
+                               **runtime), ()))
     points = [pt for part in run_pieces(pieces, workers=workers, progress=progress, stage="devices")
               for pt in part]
     points += [dict(p, factor="rounding", value=p["rounding"]) for p in points
