@@ -11,9 +11,8 @@ initial states and minibatches.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import time
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any
 
 import torch
@@ -132,7 +131,7 @@ def classification_config(*, quick: bool, seed: int, epochs: int | None = None, 
                                 dtype=dtype or "float32")
 
 
-@functools.lru_cache(maxsize=2)
+@lru_cache(maxsize=2)
 def _split(data):
     """The classification split of ``data`` (a frozen DataConfig), loaded once per process: a
     worker that runs several points loads the digits once. Read, never written."""
