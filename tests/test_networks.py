@@ -216,3 +216,25 @@ def test_asymmetric_hardware_matrix_is_used_as_held(model, configs):
     out = torch.empty_like(s)
     net.kernel(d, h=0.5).advance(s, out, False)
     torch.testing.assert_close(out, s + 0.5 * ref, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("configs", [None, 3])
+def test_symmetric_gradient_sums_each_pair_keeps_the_diagonal_and_zeroes_masked_entries(configs, generator):
+    """grad_ij + grad_ji off the diagonal, grad_ii on it, exactly symmetric; masked entries exactly
+    +0 (never -0 or NaN, whatever the unmasked gradient held there)."""
+    from memprop.networks.connectivity import symmetric_gradient
+
+    n = 7
+    shape = (n, n) if configs is None else (configs, n, n)
+    grad = torch.randn(*shape, generator=generator, dtype=torch.float64)
+    mask = band_mask(n, 2)
+    grad[..., 0, n - 1] = float("nan")  # a masked corner: the band cuts it
+    assert not bool(mask[0, n - 1])
+    out = symmetric_gradient(grad, mask)
+    assert torch.equal(out, out.mT)
+    eye = torch.eye(n, dtype=torch.bool)
+    want = torch.where(eye, grad, grad + grad.mT)
+    keep = mask.expand(shape)
+    assert torch.equal(out[keep], want[keep])
+    masked = out[~keep]
+    assert torch.equal(masked, torch.zeros_like(masked)) and not bool(torch.signbit(masked).any())
