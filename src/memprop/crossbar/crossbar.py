@@ -115,8 +115,9 @@ def read_out(g: torch.Tensor, *, signed: str, g_min, g_max, w_max, mirror: bool,
     entries outside ``mask`` are 0. ``g_min``, ``g_max``, ``w_max``: numbers, or tensors broadcasting
     against the weights (one per stacked configuration)."""
     w = conductances_to_weights(g, signed=signed, g_min=g_min, g_max=g_max, w_max=w_max)
-    if mirror:
-        w = w.triu() + w.triu(1).mT  # the upper triangle holds the pair's device
+    if mirror:  # the upper triangle holds the pair's device: W[i, j] = W[j, i] from it
+        n = w.shape[-1]
+        w = torch.where(torch.ones(n, n, dtype=torch.bool, device=w.device).triu(), w, w.mT)
     if mask is not None:
         w = torch.where(mask, w, torch.zeros_like(w))
     return w.to(dtype)
@@ -358,7 +359,7 @@ class Crossbar(AbstractWeightHolder):
                 g = torch.where(moving, now[:, part], g)
                 t_all[:, part] = torch.where(moving, self.clock.expand_as(g), t_all[:, part])
             g_new = dev.move(g, n, {name: t if t.ndim == 0 else t[:, part] for name, t in params.items()},
-                             c2c=c2c, xi=None if xi is None else xi[:, part])
+                             c2c=c2c, xi=None if xi is None else xi[:, part], moving=moving)
             if stuck is not None:
                 g_new = torch.where(stuck[:, part], g_all[:, part], g_new)
             g_all[:, part] = g_new

@@ -160,7 +160,7 @@ class _Group:
             for c, (xb, noisy) in enumerate(zip(xbs, k["noisy"])):  # loop over configurations
                 if noisy:
                     xi[c] = _rng.normal(gshape, generator=xb.generator, dtype=g.dtype, device=g.device)
-        g_new = dev.move(g, n, k["params"], c2c=k["c2c"], xi=xi)
+        g_new = dev.move(g, n, k["params"], c2c=k["c2c"], xi=xi, moving=moving)
         if k["stuck"] is not None:
             g_new = torch.where(k["stuck"], g, g_new)
         size = n.abs()

@@ -123,12 +123,13 @@ class AbstractPulsedDevice(AbstractDevice):
         return self.move(g, n, p, c2c=c2c, xi=xi)
 
     def move(self, g: torch.Tensor, n: torch.Tensor, p: Params, *, c2c: float | torch.Tensor = 0.0,
-             xi: torch.Tensor | None = None) -> torch.Tensor:
+             xi: torch.Tensor | None = None, moving: torch.Tensor | None = None) -> torch.Tensor:
         """``update`` with every parameter given: ``p`` the full parameter set (tensors
         broadcasting against ``g``, e.g. one value per stacked configuration), ``c2c`` the
         cycle-to-cycle spread (a number or such a tensor) and ``xi`` its standard normal draws
         (None: no write noise). Pure; ``update`` draws ``xi`` and calls this, and a stack of
-        crossbars of one model calls it once for all its configurations."""
+        crossbars of one model calls it once for all its configurations. ``moving``: ``n != 0``,
+        when the caller has it already."""
         g_min, g_max = p["g_min"], p["g_max"]
         span = g_max - g_min
         u = ((g - g_min) / span).clamp(0.0, 1.0)
@@ -137,7 +138,7 @@ class AbstractPulsedDevice(AbstractDevice):
         if xi is not None:
             g_new = g_new + c2c * span * n.abs().sqrt() * xi
         g_new = torch.minimum(torch.maximum(g_new, g_min), g_max)
-        return torch.where(n == 0, g, g_new)
+        return torch.where(n == 0, g, g_new) if moving is None else torch.where(moving, g_new, g)
 
     def read(self, g, *, generator=None):
         """G (1 + sigma_read xi), one independent draw per device; G itself without read noise."""
