@@ -363,11 +363,12 @@ class Crossbar(AbstractWeightHolder):
             if stuck is not None:
                 g_new = torch.where(stuck[:, part], g_all[:, part], g_new)
             g_all[:, part] = g_new
-            sent = moving.to(torch.float64) if cfg.scheme == "amplitude" else n.abs()
+            magnitude = n.abs()
+            sent = moving.to(torch.float64) if cfg.scheme == "amplitude" else magnitude
             sent_all[:, part] += sent
             pulses += float(sent.sum())
             events += int(moving.sum())
-            size += float(n.abs().sum())
+            size += float(magnitude.sum())
             requested += float(r.abs().sum())
         energy = size * dev.energy_per_pulse
         self.n_pulses.add_(pulses)
