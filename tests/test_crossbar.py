@@ -449,3 +449,91 @@ def test_a_crossbar_programmed_in_chunks_gives_the_numbers_of_one_pass(index, mo
     for name in ("g", "pulses", "t_programmed"):
         assert torch.equal(getattr(whole, name), getattr(parts, name)), name
     assert whole.counters() == pytest.approx(parts.counters(), rel=1e-12)
+
+
+# ------------------------------------------------------------------- moving devices alone
+def _models():
+    from memprop.devices import PowerStepDevice, SoftBoundsDevice
+
+    base = dict(g_min=1e-6, g_max=1e-5)
+    return [ConstantStepDevice(n_states=16, asymmetry=0.2, **base),
+            ExpStepDevice(n_states=50, nl_up=2.0, nl_down=-3.0, **base),
+            PowerStepDevice(n_states=40, **base), SoftBoundsDevice(n_states=30, **base)]
+
+
+@pytest.mark.parametrize("model", range(4), ids=["constant", "exponential", "power", "softbounds"])
+@pytest.mark.parametrize("per", ["nominal", "configuration", "device"])
+def test_moving_devices_alone_get_the_numbers_of_a_pass_over_all(model, per):
+    """move_in_place runs the model on the moving devices only, gathered into padded vectors:
+    each device gets exactly what the model's pass over every device (move) gives it, with
+    parameters per configuration (C, 1, 1, 1) or per device, write noise per configuration,
+    stuck devices and a drifted start; the others keep their conductance bit for bit."""
+    from memprop.crossbar.crossbar import move_in_place, moving_devices
+
+    dev = _models()[model]
+    shape = (3, 2, 7, 9)  # 378 devices: the gathered vectors need padding
+    g = dev.g_min + (dev.g_max - dev.g_min) * torch.rand(shape, generator=gen(1), dtype=F64)
+    r = torch.randn(shape, generator=gen(2), dtype=F64) * 1.5
+    sizes = torch.round(r.abs()) * (torch.rand(shape, generator=gen(3), dtype=F64) < 0.3)  # most stay
+    n = torch.copysign(sizes, r)
+    nominal = {k: torch.tensor(v, dtype=F64) for k, v in dev.nominal_params().items()}
+    if per == "nominal":
+        params = nominal
+    elif per == "configuration":  # a different value for each configuration, broadcasting
+        params = {k: v * torch.tensor([1.0, 1.05, 0.97], dtype=F64).view(3, 1, 1, 1) for k, v in nominal.items()}
+    else:
+        params = dev.sample_params(shape, generator=gen(4), dtype=F64)
+        params = {k: v for k, v in params.items()} if params else {
+            k: v * (1 + 0.05 * torch.randn(shape, generator=gen(4), dtype=F64)) for k, v in nominal.items()}
+    c2c = torch.tensor([0.0, 0.03, 0.1], dtype=F64).view(3, 1, 1, 1)
+    xi = torch.randn(shape, generator=gen(5), dtype=F64)
+    start = g * 0.97
+    stuck = torch.rand(shape, generator=gen(6)) < 0.1
+    expected = torch.where(stuck, g, dev.move(start, n, params, c2c=c2c, xi=xi))
+    expected = torch.where(n != 0, expected, g)
+    flat, m = moving_devices(sizes)
+    assert m == int((sizes != 0).sum()) and flat.numel() % crossbar_module.GATHER_MULTIPLE == 0
+    got = g.clone()
+    move_in_place(dev, got, flat, m, torch.take(n, flat), params, c2c=c2c, xi=xi, start=start, stuck=stuck)
+    assert torch.equal(got, expected)
+    view = g.clone().transpose(1, 3)  # a strided view is updated through its own indices
+    sizes_v = sizes.transpose(1, 3)
+    flat, m = moving_devices(sizes_v)
+    move_in_place(dev, view, flat, m, torch.take(n.transpose(1, 3), flat), {k: v.transpose(1, 3) if v.ndim == 4 else v
+                  for k, v in params.items()}, c2c=c2c, xi=xi.transpose(1, 3))
+    assert torch.equal(view, torch.where(n != 0, dev.move(g, n, params, c2c=c2c, xi=xi), g).transpose(1, 3))
+
+
+def test_the_gatherer_reads_any_broadcast_shape_at_the_devices():
+    from memprop.crossbar.crossbar import gatherer
+
+    shape = (3, 2, 4, 5)
+    flat = torch.tensor([0, 7, 19, 33, 64, 101, 119])
+    at = gatherer(torch.Size(shape), flat)
+    for tshape in [(3, 1, 1, 1), (1, 2, 1, 5), (4, 1), (5,), (3, 2, 4, 5), (1, 1, 1, 1), ()]:
+        t = torch.randn(tshape, generator=gen(7), dtype=F64)
+        want = t.expand(shape).reshape(-1)[flat] if t.numel() > 1 else t.reshape(())
+        assert torch.equal(at(t), want), tshape
+    assert at(0.5) == 0.5
+
+
+@pytest.mark.parametrize("scheme", ["deterministic", "stochastic", "amplitude"])
+def test_pulse_sizes_are_the_counts_without_their_sign(scheme):
+    from memprop.crossbar.pulses import pulse_sizes
+
+    r = torch.randn(4, 50, generator=gen(8), dtype=F64) * 3
+    r[0, :3] = torch.tensor([0.0, -0.0, 2.5])
+    cap = torch.tensor([1.0, 2.0, 5.0, 100.0], dtype=F64).view(4, 1)
+    draws = torch.rand(4, 50, generator=gen(9), dtype=F64)
+    sizes = pulse_sizes(r, scheme, max_pulses=cap, draws=draws)
+    rc = torch.maximum(torch.minimum(r, cap), -cap)  # the module docstring's counts, written out
+    if scheme == "deterministic":
+        want = torch.round(rc)
+    elif scheme == "amplitude":
+        want = rc
+    else:
+        m = rc.abs()
+        want = torch.sign(rc) * (torch.floor(m) + (draws < m - torch.floor(m)).to(F64))
+    assert bool((sizes >= 0).all())
+    assert torch.equal(torch.copysign(sizes, r), want)  # -0 equals 0
+    assert torch.equal(pulse_counts(r, scheme, max_pulses=cap, draws=draws), want)

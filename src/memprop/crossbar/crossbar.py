@@ -29,6 +29,7 @@ under a weight's name, it is what the network's dynamics read (``weight``, the l
 
 from __future__ import annotations
 
+import functools
 import warnings
 from dataclasses import dataclass, field
 
@@ -41,7 +42,7 @@ from ..devices import AbstractDevice, AbstractPulsedDevice, IdealDevice
 from ..errors import ConfigError
 from .holder import AbstractWeightHolder
 from .mapping import SIGNED, conductances_to_weights, weights_to_conductances
-from .pulses import SCHEMES, pulse_counts
+from .pulses import SCHEMES, pulse_sizes
 
 PAIRINGS = ("one", "two")
 """Devices per neuron pair of a symmetric weight matrix."""
@@ -55,6 +56,93 @@ most this many devices, so that each operation's tensors stay in a core's cache.
 15.4 ms in chunks of 2, 3 and 4 configurations, 15.0 ms one by one; one 784 x 500 differential
 crossbar took 32.3 ms whole and 24.3, 23.6 and 24.8 ms in chunks of 2^15, 2^16 and 2^17
 (73.0 ms whole and 44.5 ms in chunks of 2^16 with write noise)."""
+
+
+GATHER_MULTIPLE = 64
+"""The moving devices of a programming step are gathered into vectors padded to a multiple of
+this many (the last index repeated), so that every element takes the vectorised path of torch's
+CPU kernels (their scalar remainder loop can round a transcendental function differently)."""
+
+
+def moving_devices(sizes: torch.Tensor) -> tuple[torch.Tensor, int]:
+    """The devices that receive pulses (``sizes`` != 0, from
+    :func:`~memprop.crossbar.pulses.pulse_sizes`): their indices into ``sizes`` read as one
+    vector in row-major order (as ``torch.take`` reads a tensor), padded to a multiple of
+    :data:`GATHER_MULTIPLE`, and how many there are before the padding."""
+    flat = sizes.reshape(-1).nonzero().squeeze(1)
+    m = flat.numel()
+    pad = -m % GATHER_MULTIPLE
+    if m and pad:
+        flat = torch.cat([flat, flat[-1:].expand(pad)])
+    return flat, m
+
+
+def gatherer(shape: torch.Size, flat: torch.Tensor):
+    """``at(t)``: the entries of ``t`` (a tensor broadcasting against ``shape``, or a number) at the
+    devices ``flat`` of a tensor of ``shape``, as one vector (a number, or one element, as it is).
+    A parameter with one value per configuration, (C, 1, ..., 1), is read through one index."""
+    shape = tuple(shape)
+    offsets: dict[tuple[int, ...], torch.Tensor] = {}
+
+    def at(t):
+        if not torch.is_tensor(t):
+            return t
+        if t.numel() == 1:
+            return t.reshape(())
+        tshape = (1,) * (len(shape) - t.ndim) + tuple(t.shape)
+        if tshape == shape:
+            return torch.take(t, flat)
+        off = offsets.get(tshape)
+        if off is None:  # the index into t of each device: its coordinates along t's own axes
+            off, inner, stride = None, 1, 1
+            for d in range(len(shape) - 1, -1, -1):  # loop over axes, last first
+                if tshape[d] != 1:
+                    coord = flat.div(inner, rounding_mode="floor")
+                    if d:
+                        coord = coord.remainder_(shape[d])
+                    term = coord.mul_(stride) if stride != 1 else coord
+                    off = term if off is None else off.add_(term)
+                    stride *= tshape[d]
+                inner *= shape[d]
+            off = offsets[tshape] = off
+        return torch.take(t, off)
+
+    return at
+
+
+def move_in_place(device: AbstractPulsedDevice, g: torch.Tensor, flat: torch.Tensor, m: int, n: torch.Tensor,
+                  params: dict, *, c2c: float | torch.Tensor = 0.0, xi: torch.Tensor | None = None,
+                  start: torch.Tensor | None = None, stuck: torch.Tensor | None = None) -> None:
+    """Move the devices ``flat`` (from :func:`moving_devices`; ``m`` of them before the padding)
+    by their signed pulse counts ``n`` (gathered at ``flat``), in place in ``g``; every other
+    device keeps its conductance exactly.
+
+    The model's closed form (:meth:`~memprop.devices.AbstractPulsedDevice.moved`) runs on the
+    moving devices alone, gathered into vectors: an update moves a few per cent of the devices
+    (EP's small steps under stochastic rounding), and the model's arithmetic, tens of operations
+    per device for a nonlinear curve, shrinks with them. Every operation is elementwise, so each
+    device gets the numbers a pass over all of them would give it.
+
+    Args:
+        device: the pulsed model.
+        g: conductances (any shape; a view is fine), updated in place.
+        flat, m: the moving devices and their number.
+        n: their signed pulse counts, gathered at ``flat``.
+        params: the model's parameters, tensors broadcasting against g (or 0-d).
+        c2c: the write noise spread, a number or a tensor broadcasting against g.
+        xi: the write noise's standard normal draws, g's shape (None: no noise).
+        start: where a moving device starts from, g's shape (drift: its drifted conductance);
+            default g.
+        stuck: devices that keep their conductance whatever they receive, g's shape.
+    """
+    if not m:
+        return
+    at = gatherer(g.shape, flat)
+    g_new = device.moved(at(g if start is None else start), n, {name: at(t) for name, t in params.items()},
+                         c2c=at(c2c), xi=None if xi is None else at(xi))
+    if stuck is not None:
+        g_new = torch.where(at(stuck), at(g), g_new)
+    g.put_(flat[:m], g_new[:m])
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -116,11 +204,17 @@ def read_out(g: torch.Tensor, *, signed: str, g_min, g_max, w_max, mirror: bool,
     against the weights (one per stacked configuration)."""
     w = conductances_to_weights(g, signed=signed, g_min=g_min, g_max=g_max, w_max=w_max)
     if mirror:  # the upper triangle holds the pair's device: W[i, j] = W[j, i] from it
-        n = w.shape[-1]
-        w = torch.where(torch.ones(n, n, dtype=torch.bool, device=w.device).triu(), w, w.mT)
+        w = torch.where(_upper(w.shape[-1], w.device), w, w.mT)
     if mask is not None:
-        w = torch.where(mask, w, torch.zeros_like(w))
+        w = torch.where(mask, w, 0.0)
     return w.to(dtype)
+
+
+@functools.lru_cache(maxsize=8)
+def _upper(n: int, device: torch.device) -> torch.Tensor:
+    """The (n, n) upper triangle with the diagonal, as a mask (made once per size and device;
+    read, never written)."""
+    return torch.ones(n, n, dtype=torch.bool, device=device).triu()
 
 
 class Crossbar(AbstractWeightHolder):
@@ -346,31 +440,36 @@ class Crossbar(AbstractWeightHolder):
         t_all = self.t_programmed.view(k, -1)
         stuck = None if self.stuck is None else self.stuck.view(k, -1)
         step = max(1, CHUNK_ELEMENTS // k)
-        pulses, events, size, requested = 0.0, 0, 0.0, 0.0
+        pulses, events, size_total, requested = 0.0, 0, 0.0, 0.0
         for a in range(0, g_all.shape[1], step):  # loop over chunks of devices
             part = slice(a, a + step)
             r_w = r_all[part]
             r = torch.stack([r_w, -r_w]) if cfg.signed == "differential" else r_w.unsqueeze(0)
             r = torch.where(present[:, part], r, torch.zeros_like(r))
-            n = pulse_counts(r, cfg.scheme, max_pulses=cap, draws=None if draws is None else draws[:, part])
-            moving = n != 0
-            g = g_all[:, part]
-            if drifting:  # a programmed device starts from its drifted state
-                g = torch.where(moving, now[:, part], g)
-                t_all[:, part] = torch.where(moving, self.clock.expand_as(g), t_all[:, part])
-            g_new = dev.move(g, n, {name: t if t.ndim == 0 else t[:, part] for name, t in params.items()},
-                             c2c=c2c, xi=None if xi is None else xi[:, part], moving=moving)
-            if stuck is not None:
-                g_new = torch.where(stuck[:, part], g_all[:, part], g_new)
-            g_all[:, part] = g_new
-            magnitude = n.abs()
-            sent = moving.to(torch.float64) if cfg.scheme == "amplitude" else magnitude
-            sent_all[:, part] += sent
-            pulses += float(sent.sum())
-            events += int(moving.sum())
-            size += float(magnitude.sum())
+            size = pulse_sizes(r, cfg.scheme, max_pulses=cap, draws=None if draws is None else draws[:, part])
+            flat, m = moving_devices(size)
+            if m:
+                moved = torch.take(size, flat)  # pulses per moving device (amplitude: the step's fraction)
+                move_in_place(dev, g_all[:, part], flat, m, torch.copysign(moved, torch.take(r, flat)),
+                              {name: t if t.ndim == 0 else t[:, part] for name, t in params.items()},
+                              c2c=c2c, xi=None if xi is None else xi[:, part],
+                              start=None if now is None else now[:, part],
+                              stuck=None if stuck is None else stuck[:, part])
+                moving = flat[:m]
+                if drifting:  # a programmed device's drift clock starts again
+                    t_all[:, part].put_(moving, self.clock.expand(m))
+                if cfg.scheme == "amplitude":  # one pulse per moving device
+                    sent_all[:, part].put_(moving, torch.ones_like(moved[:m]), accumulate=True)
+                    pulses += m
+                    size_total += float(size.sum())  # the real sizes, summed in the devices' order
+                else:  # integer counts: any order gives the same sums
+                    sent_all[:, part].put_(moving, moved[:m], accumulate=True)
+                    count = float(moved[:m].sum())
+                    pulses += count
+                    size_total += count
+                events += m
             requested += float(r.abs().sum())
-        energy = size * dev.energy_per_pulse
+        energy = size_total * dev.energy_per_pulse
         self.n_pulses.add_(pulses)
         self.n_events.add_(events)
         self.energy_j.add_(energy)

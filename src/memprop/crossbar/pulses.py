@@ -28,18 +28,30 @@ def pulse_counts(r: torch.Tensor, scheme: str, *, generator: torch.Generator | N
 
     ``max_pulses`` may be a tensor broadcasting against ``r`` (one cap per stacked
     configuration); ``draws``: the ``stochastic`` scheme's uniform draws, shaped like ``r``,
-    instead of drawing them from ``generator``."""
-    if max_pulses is not None:
-        r = r.clamp(-max_pulses, max_pulses)
-    if scheme == "amplitude":
-        return r
-    if scheme == "deterministic":
-        return torch.round(r)
+    instead of drawing them from ``generator``. The sign of :func:`pulse_sizes`, r's (a zero
+    request may come out as -0, which equals 0 wherever a count is used)."""
+    return torch.copysign(pulse_sizes(r, scheme, generator=generator, max_pulses=max_pulses, draws=draws), r)
+
+
+def pulse_sizes(r: torch.Tensor, scheme: str, *, generator: torch.Generator | None = None,
+                max_pulses: float | torch.Tensor | None = None,
+                draws: torch.Tensor | None = None) -> torch.Tensor:
+    """|:func:`pulse_counts`|: how many pulses each device receives (their sign is r's), so that
+    a programming step finds the devices that move before it signs their counts.
+
+    The scheme acts on |r| capped at ``max_pulses``: rounding to nearest even and the capping are
+    symmetric, and the stochastic scheme rounds |r|, so ``copysign(pulse_sizes(r), r)`` is the
+    count of the module docstring, bit for bit."""
     m = r.abs()
+    if max_pulses is not None:
+        m = m.clamp_max_(max_pulses)
+    if scheme == "amplitude":
+        return m
+    if scheme == "deterministic":
+        return m.round_()
     whole = torch.floor(m)
     if draws is None:
         draws = _rng.uniform(tuple(r.shape), generator=generator, dtype=r.dtype, device=r.device)
-    extra = draws < (m - whole)
-    # sign(r) (floor(|r|) + b): copysign gives the same number in one operation (a zero request
-    # may come out as -0, which equals 0 wherever a count is used)
-    return torch.copysign(whole.add_(extra), r)
+    frac = m.sub_(whole)
+    extra = torch.lt(draws, frac, out=frac)  # b as 1.0 or 0.0 (a bool result takes a scalar loop)
+    return whole.add_(extra)

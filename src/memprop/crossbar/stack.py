@@ -32,9 +32,16 @@ from .._validate import tensor as check_tensor
 from ..devices import AbstractPulsedDevice
 from ..errors import ConfigError
 from . import crossbar as _crossbar
-from .crossbar import Crossbar, CrossbarConfig, ProgramStats, read_out
+from .crossbar import (
+    Crossbar,
+    CrossbarConfig,
+    ProgramStats,
+    move_in_place,
+    moving_devices,
+    read_out,
+)
 from .holder import AbstractWeightHolder
-from .pulses import pulse_counts
+from .pulses import pulse_sizes
 
 
 def _group_key(xb: Crossbar) -> tuple | None:
@@ -64,6 +71,8 @@ class _Group:
     def __init__(self, rows: list[int], crossbars: list[Crossbar]):
         self.rows, self.xbs = rows, crossbars
         self._const: dict | None = None
+        self._rows: torch.Tensor | None = None
+        self._views: list = []
         self.state: dict[str, torch.Tensor] = {}
         self._bind()
 
@@ -71,13 +80,21 @@ class _Group:
         """Hold the crossbars' state as one tensor per buffer, each crossbar's buffer a view of
         it; again whenever a crossbar's buffer was replaced (e.g. moved to another device)."""
         state = self.state
-        if state and all(getattr(xb, name)._base is state[name] for name in _STATE for xb in self.xbs):
+        if state and all(xb._buffers[name] is view for xb, name, view in self._views):
             return
         for name in _STATE:  # loop over the held buffers
             state[name] = torch.stack([getattr(xb, name) for xb in self.xbs])
             for c, xb in enumerate(self.xbs):  # loop over configurations: point each at its row
                 setattr(xb, name, state[name][c])
+        self._views = [(xb, name, xb._buffers[name]) for name in _STATE for xb in self.xbs]
         self._const = None
+        self._rows = None
+
+    def row_index(self, device: torch.device) -> torch.Tensor:
+        """The group's rows of the stack, as an index tensor on ``device`` (made once)."""
+        if self._rows is None or self._rows.device != device:
+            self._rows = torch.tensor(self.rows, device=device)
+        return self._rows
 
     def _constants(self, like: torch.Tensor) -> dict:
         """Per-configuration numbers as tensors (built once per torch device)."""
@@ -152,28 +169,32 @@ class _Group:
             draws = torch.empty_like(r)
             for c, xb in enumerate(xbs):  # loop over configurations: each from its own generator
                 draws[c] = _rng.uniform(gshape, generator=xb.generator, dtype=r.dtype, device=r.device)
-        n = pulse_counts(r, cfg.scheme, max_pulses=k["cap"], draws=draws)
-        moving = n != 0
+        size = pulse_sizes(r, cfg.scheme, max_pulses=k["cap"], draws=draws)
         xi = None
         if k["noisy"] is not None:  # then its write noise, as Crossbar.program draws them
             xi = torch.zeros_like(g)  # no write noise where c2c = 0
             for c, (xb, noisy) in enumerate(zip(xbs, k["noisy"])):  # loop over configurations
                 if noisy:
                     xi[c] = _rng.normal(gshape, generator=xb.generator, dtype=g.dtype, device=g.device)
-        g_new = dev.move(g, n, k["params"], c2c=k["c2c"], xi=xi, moving=moving)
-        if k["stuck"] is not None:
-            g_new = torch.where(k["stuck"], g, g_new)
-        size = n.abs()
-        sent = moving.to(torch.float64) if cfg.scheme == "amplitude" else size
-        pulses = sent.flatten(1).sum(1)
-        events = moving.flatten(1).sum(1)
-        energy = size.flatten(1).sum(1) * k["energy"]
+        G = len(xbs)
+        flat, m = moving_devices(size)
+        moved = torch.take(size, flat)  # pulses per moving device (amplitude: the step's fraction)
+        move_in_place(dev, g, flat, m, torch.copysign(moved, torch.take(r, flat)), k["params"], c2c=k["c2c"],
+                      xi=xi, stuck=k["stuck"])
+        moving, moved = flat[:m], moved[:m]
+        config = moving.div(g[0].numel(), rounding_mode="floor")  # each moving device's configuration
+        events = torch.bincount(config, minlength=G)
+        if cfg.scheme == "amplitude":  # one pulse per moving device; the real sizes in the devices' order
+            state["pulses"].put_(moving, torch.ones_like(moved), accumulate=True)
+            pulses, size = events.to(torch.float64), size.flatten(1).sum(1)
+        else:  # integer counts: any order gives the same sums
+            state["pulses"].put_(moving, moved, accumulate=True)
+            pulses = size = torch.bincount(config, weights=moved, minlength=G)
+        energy = size * k["energy"]
         requested = r.abs().flatten(1).sum(1)
         # The read-out (no read noise, no drift in a group), the device axis first as read_out wants.
-        w = read_out(g_new.movedim(1, 0), signed=cfg.signed, g_min=k["g_min"], g_max=k["g_max"], w_max=k["w_max"],
+        w = read_out(g.movedim(1, 0), signed=cfg.signed, g_min=k["g_min"], g_max=k["g_max"], w_max=k["w_max"],
                      mirror=first.symmetric and cfg.pairing == "one", mask=k["mask"], dtype=first.weight_.dtype)
-        g.copy_(g_new)
-        state["pulses"].add_(sent)
         state["n_pulses"].add_(pulses)
         state["n_events"].add_(events)
         state["energy_j"].add_(energy)
@@ -269,7 +290,7 @@ class CrossbarStack(AbstractWeightHolder):
             self.weight_[c].add_(delta_w[c])
         stats: list[ProgramStats | None] = [None] * len(self.crossbars)
         for group in self._groups:  # loop over groups: each one tensor program
-            rows = torch.tensor(group.rows, device=delta_w.device)
+            rows = group.row_index(delta_w.device)
             w, group_stats = group.program(delta_w.index_select(0, rows))
             self.weight_.index_copy_(0, rows, w)
             for c, st in zip(group.rows, group_stats):

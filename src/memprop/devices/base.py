@@ -130,6 +130,15 @@ class AbstractPulsedDevice(AbstractDevice):
         (None: no write noise). Pure; ``update`` draws ``xi`` and calls this, and a stack of
         crossbars of one model calls it once for all its configurations. ``moving``: ``n != 0``,
         when the caller has it already."""
+        g_new = self.moved(g, n, p, c2c=c2c, xi=xi)
+        return torch.where(n == 0, g, g_new) if moving is None else torch.where(moving, g_new, g)
+
+    def moved(self, g: torch.Tensor, n: torch.Tensor, p: Params, *, c2c: float | torch.Tensor = 0.0,
+              xi: torch.Tensor | None = None) -> torch.Tensor:
+        """The closed form of :meth:`move` for devices that receive pulses (n != 0): each device
+        along its curve, plus write noise, clipped to its range. Elementwise in every argument, so
+        a caller may apply it to the moving devices alone, gathered into vectors
+        (:func:`memprop.crossbar.crossbar.move_in_place`)."""
         g_min, g_max = p["g_min"], p["g_max"]
         span = g_max - g_min
         u = ((g - g_min) / span).clamp(0.0, 1.0)
@@ -137,8 +146,7 @@ class AbstractPulsedDevice(AbstractDevice):
         g_new = g_min + span * u_new
         if xi is not None:
             g_new = g_new + c2c * span * n.abs().sqrt() * xi
-        g_new = torch.minimum(torch.maximum(g_new, g_min), g_max)
-        return torch.where(n == 0, g, g_new) if moving is None else torch.where(moving, g_new, g)
+        return torch.minimum(torch.maximum(g_new, g_min), g_max)
 
     def read(self, g, *, generator=None):
         """G (1 + sigma_read xi), one independent draw per device; G itself without read noise."""
