@@ -20,6 +20,7 @@ import torch
 from ..._parallel import parallel, run_pieces
 from ..._runtime import torch_device
 from ...crossbar import CrossbarConfig
+from ...devices import AbstractPulsedDevice, IdealDevice
 from ...networks import full_mask
 from ...progress import Progress
 from ..reconstruction.config import (
@@ -164,30 +165,62 @@ def classification_points(points: list[Point], *, quick: bool, seed: int, epochs
     return out
 
 
+def relaxes_long(pt: Point) -> bool:
+    """Whether a point's in-situ training relaxes slowly: write noise, or stochastic rounding on
+    fewer than :data:`ROUNDING_STATES` states. Each update then moves the weights by whole random
+    states or by noise, and the next relaxations take several times the ideal network's steps
+    (EP on the quick design: 100-270 Euler steps per relaxation against 25-55 for the other
+    points)."""
+    dev = pt.crossbar.device
+    if isinstance(dev, IdealDevice):
+        return False
+    c2c = dev.nonideal.c2c if isinstance(dev, AbstractPulsedDevice) else 0.0
+    few = pt.crossbar.scheme == "stochastic" and getattr(dev, "n_states", ROUNDING_STATES) < ROUNDING_STATES
+    return c2c > 0 or few
+
+
+def _stacks(points: list[Point]) -> list[list[int]]:
+    """The points of one rule as stacks run apart (indices into ``points``): those that relax
+    long (:func:`relaxes_long`) and the others. A stack's relaxations last as long as its slowest
+    configuration's, and its configurations' numbers do not depend on what shares it, so the two
+    stacks cost about what the one did and run on two workers at once."""
+    slow = [i for i, pt in enumerate(points) if relaxes_long(pt)]
+    fast = [i for i, pt in enumerate(points) if not relaxes_long(pt)]
+    return [part for part in (slow, fast) if part]
+
+
 def run(cfg: DevicesConfig, *, progress: Progress | None = None, workers: int = 1) -> dict[str, Any]:
     """Every point of the design: ``{"config", "points", "seconds"}``.
 
     Independent pieces: EP's stack, RBP's stack and the classification points; with ``workers``
-    > 1 they run on worker processes at once (the same numbers), the stacks first (the longest
-    pieces) and each classification point a piece of its own, so that whichever worker is free
-    takes the next point."""
+    > 1 they run on worker processes at once (the same numbers): each rule's points as two
+    stacks (:func:`_stacks`: those that relax long apart from the others), the stacks first (the
+    longest pieces) and each classification point a piece of its own, so that whichever worker
+    is free takes the next piece. The points come back in the design's order."""
     t0 = time.perf_counter()
     grid = cfg.grid
     runtime = dict(torch_device_name=cfg.torch_device, dtype=cfg.dtype)
     shown = progress if not parallel(workers) else None  # workers report pieces, not epochs
-    pieces = []
+    pieces, slots = [], []  # slots: where each piece's points go in the design's order
     for rule in cfg.rules:  # loop over rules (EP: energy model, RBP: additive model)
         pts = design(grid, W_MAX_RECONSTRUCTION, pairing=True, states=grid["states"])
         if rule == "rbp" and grid["rbp_factors"] == "states":
             pts = [pt for pt in pts if pt.factor in ("reference", "states")]
-        pieces.append((partial(reconstruction_points, pts, rule, epochs=grid["epochs"], samples=grid["samples"],
-                               p=0.1, seed=cfg.seed, progress=shown, **runtime), ()))
+        base = sum(len(s) for s in slots)
+        for part in _stacks(pts) if parallel(workers) else [list(range(len(pts)))]:  # loop over stacks
+            pieces.append((partial(reconstruction_points, [pts[i] for i in part], rule, epochs=grid["epochs"],
+                                   samples=grid["samples"], p=0.1, seed=cfg.seed, progress=shown, **runtime), ()))
+            slots.append([base + i for i in part])
     cpts = design(grid, W_MAX_CLASSIFICATION, pairing=False, states=grid["classification_states"])
-    for part in [[pt] for pt in cpts] if parallel(workers) else [cpts]:  # loop over classification pieces
-        pieces.append((partial(classification_points, part, quick=cfg.quick, seed=cfg.seed, progress=shown,
-                               **runtime), ()))
-    points = [pt for part in run_pieces(pieces, workers=workers, progress=progress, stage="devices")
-              for pt in part]
+    base = sum(len(s) for s in slots)
+    for part in [[i] for i in range(len(cpts))] if parallel(workers) else [list(range(len(cpts)))]:
+        pieces.append((partial(classification_points, [cpts[i] for i in part], quick=cfg.quick, seed=cfg.seed,
+                               progress=shown, **runtime), ()))  # loop over classification pieces
+        slots.append([base + i for i in part])
+    points: list[dict[str, Any]] = [{}] * sum(len(s) for s in slots)
+    for slot, part in zip(slots, run_pieces(pieces, workers=workers, progress=progress, stage="devices")):
+        for i, pt in zip(slot, part):  # loop over the piece's points: back to the design's order
+            points[i] = pt
     points += [dict(p, factor="rounding", value=p["rounding"]) for p in points
                if p["factor"] == "states" and p["value"] == ROUNDING_STATES]
     ccfg = classification_config(quick=cfg.quick, seed=cfg.seed)
