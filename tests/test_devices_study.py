@@ -173,3 +173,21 @@ def test_a_points_numbers_do_not_depend_on_what_the_design_trains_beside_it(rule
         (alone,) = D.reconstruction_points([pts[i]], rule, **kw)
         assert {k: alone[k] for k in ("result", "pulses", "energy_j")} == \
             {k: together[i][k] for k in ("result", "pulses", "energy_j")}, pts[i]
+
+
+@pytest.mark.parametrize("grid", ["QUICK", "FULL"])
+def test_with_workers_each_rules_points_run_as_two_stacks_covering_the_design_once(grid):
+    """The points that relax long (write noise, stochastic rounding on few states) form one
+    stack, the others another; every point is in exactly one, each stack with its estimated cost."""
+    from memprop.experiments.devices.run import LONG_RELAXATION, _stacks, relaxes_long
+
+    g = getattr(DC, grid)
+    pts = DC.design(g, DC.W_MAX_RECONSTRUCTION, pairing=True, states=g["states"])
+    stacks = _stacks(pts)
+    assert sorted(i for part, _ in stacks for i in part) == list(range(len(pts)))
+    slow = [pts[i] for i in stacks[0][0]]
+    assert all(relaxes_long(pt) for pt in slow) and not any(relaxes_long(pts[i]) for i in stacks[1][0])
+    assert {(pt.factor, pt.value) for pt in slow} >= {("c2c", g["c2c"][0]), ("states", 4)}
+    assert all(pt.rounding == "stochastic" for pt in slow)
+    assert not relaxes_long(pts[0])  # the ideal reference
+    assert [cost for _, cost in stacks] == [len(stacks[0][0]) * LONG_RELAXATION, len(stacks[1][0])]

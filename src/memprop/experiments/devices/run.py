@@ -179,14 +179,20 @@ def relaxes_long(pt: Point) -> bool:
     return c2c > 0 or few
 
 
-def _stacks(points: list[Point]) -> list[list[int]]:
-    """The points of one rule as stacks run apart (indices into ``points``): those that relax
-    long (:func:`relaxes_long`) and the others. A stack's relaxations last as long as its slowest
-    configuration's, and its configurations' numbers do not depend on what shares it, so the two
-    stacks cost about what the one did and run on two workers at once."""
+LONG_RELAXATION = 4
+"""About how many times the steps of the other points' relaxations the points that relax long
+(:func:`relaxes_long`) take: the cost estimate that orders the stacks, longest first."""
+
+
+def _stacks(points: list[Point]) -> list[tuple[list[int], int]]:
+    """The points of one rule as stacks run apart, each as (indices into ``points``, estimated
+    cost): those that relax long (:func:`relaxes_long`, each costing :data:`LONG_RELAXATION`) and
+    the others (1 each). A stack's relaxations last as long as its slowest configuration's, and
+    its configurations' numbers do not depend on what shares it, so the two stacks cost about
+    what the one did and run on two workers at once."""
     slow = [i for i, pt in enumerate(points) if relaxes_long(pt)]
     fast = [i for i, pt in enumerate(points) if not relaxes_long(pt)]
-    return [part for part in (slow, fast) if part]
+    return [(part, len(part) * cost) for part, cost in ((slow, LONG_RELAXATION), (fast, 1)) if part]
 
 
 def run(cfg: DevicesConfig, *, progress: Progress | None = None, workers: int = 1) -> dict[str, Any]:
@@ -201,16 +207,18 @@ def run(cfg: DevicesConfig, *, progress: Progress | None = None, workers: int = 
     grid = cfg.grid
     runtime = dict(torch_device_name=cfg.torch_device, dtype=cfg.dtype)
     shown = progress if not parallel(workers) else None  # workers report pieces, not epochs
-    pieces, slots = [], []  # slots: where each piece's points go in the design's order
+    stacks, base = [], 0  # (estimated cost, piece, where its points go in the design's order)
     for rule in cfg.rules:  # loop over rules (EP: energy model, RBP: additive model)
         pts = design(grid, W_MAX_RECONSTRUCTION, pairing=True, states=grid["states"])
         if rule == "rbp" and grid["rbp_factors"] == "states":
             pts = [pt for pt in pts if pt.factor in ("reference", "states")]
-        base = sum(len(s) for s in slots)
-        for part in _stacks(pts) if parallel(workers) else [list(range(len(pts)))]:  # loop over stacks
-            pieces.append((partial(reconstruction_points, [pts[i] for i in part], rule, epochs=grid["epochs"],
-                                   samples=grid["samples"], p=0.1, seed=cfg.seed, progress=shown, **runtime), ()))
-            slots.append([base + i for i in part])
+        for part, cost in _stacks(pts) if parallel(workers) else [(list(range(len(pts))), 0)]:  # loop over stacks
+            stacks.append((cost, (partial(reconstruction_points, [pts[i] for i in part], rule, epochs=grid["epochs"],
+                                          samples=grid["samples"], p=0.1, seed=cfg.seed, progress=shown,
+                                          **runtime), ()), [base + i for i in part]))
+        base += len(pts)
+    stacks.sort(key=lambda s: -s[0])  # the longest first (stable: a rule's order on ties)
+    pieces, slots = [s[1] for s in stacks], [s[2] for s in stacks]
     cpts = design(grid, W_MAX_CLASSIFICATION, pairing=False, states=grid["classification_states"])
     base = sum(len(s) for s in slots)
     for part in [[i] for i in range(len(cpts))] if parallel(workers) else [list(range(len(cpts)))]:
