@@ -96,9 +96,9 @@ QUICK = {
 100 % from epoch 200 on), 50 test patterns per letter; RBP only on the ideal and ``states`` points.
 The states are a curve: six counts from 4 to 1024 (powers of 4, plus 8), including the rounding
 factor's 16 and the claim's 256; not 2, whose relaxations hit EP_MAX_STEPS on nearly every pattern
-and would cost as much as the rest of the design. Measured 77.6-80.5 s on a 2-core machine with 2 worker
-processes (EP's stack of 18 configurations sets it; RBP's stack and the classification points share
-the other worker): too long for the main job, so ``memprop reproduce`` runs it only by name."""
+and would cost as much as the rest of the design. Measured 56.2-58.5 s on a 2-core machine with 2 worker
+processes (each rule's points as two stacks, see :func:`memprop.experiments.devices.run.run`): too
+long for the main job, so ``memprop reproduce`` runs it only by name."""
 
 
 def derive_seed(seed: int, *tags: object) -> int:
