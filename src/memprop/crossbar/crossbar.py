@@ -104,7 +104,7 @@ def gatherer(shape: torch.Size, flat: torch.Tensor):
                     off = term if off is None else off.add_(term)
                     stride *= tshape[d]
                 inner *= shape[d]
-            off = offsets[tshape] = off
+            offsets[tshape] = off
         return torch.take(t, off)
 
     return at
