@@ -186,11 +186,11 @@ class _Group:
         events = torch.bincount(config, minlength=G)
         if cfg.scheme == "amplitude":  # one pulse per moving device; the real sizes in the devices' order
             state["pulses"].put_(moving, torch.ones_like(moved), accumulate=True)
-            pulses, size = events.to(torch.float64), size.flatten(1).sum(1)
+            pulses, total = events.to(torch.float64), size.flatten(1).sum(1)
         else:  # integer counts: any order gives the same sums
             state["pulses"].put_(moving, moved, accumulate=True)
-            pulses = size = torch.bincount(config, weights=moved, minlength=G)
-        energy = size * k["energy"]
+            pulses = total = torch.bincount(config, weights=moved, minlength=G)
+        energy = total * k["energy"]  # total: the nominal pulses per configuration
         requested = r.abs().flatten(1).sum(1)
         # The read-out (no read noise, no drift in a group), the device axis first as read_out wants.
         w = read_out(g.movedim(1, 0), signed=cfg.signed, g_min=k["g_min"], g_max=k["g_max"], w_max=k["w_max"],
