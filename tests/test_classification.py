@@ -35,8 +35,10 @@ from memprop.learning import (
     Estimate,
     OuterProducts,
     Scaled,
+    deferral_window,
     sgd_step,
     train_epoch,
+    trainer,
 )
 from memprop.learning.backprop import Backprop, feedforward
 from memprop.networks import EnergyNetwork, LayeredNetwork, init_symmetric
@@ -325,11 +327,16 @@ def test_deferred_input_updates_equal_minibatch_updates(sizes, estimator, persis
     assert torch.equal(ra.steps, rb.steps) and ra.update_norm.shape == (math.ceil(n / 4),)
 
 
+@pytest.mark.parametrize("overhead", [None, 100.0], ids=["window by rule", "window 4"])
 @pytest.mark.parametrize("estimator", ["one_sided", "random_sign"])
-def test_ep_epoch_equals_a_generic_loop_with_persistent_states(estimator):
-    """Two epochs of the study's EP epoch (random order, windows of deferred W_0 updates, a
-    partial last minibatch, stored free states) against the same loop written with the rule's
-    estimate and sgd_step, minibatch by minibatch."""
+def test_ep_epoch_equals_a_generic_loop_with_persistent_states(estimator, overhead, monkeypatch):
+    """Two epochs of the study's EP epoch (random order, deferred W_0 updates, a partial last
+    minibatch, stored free states) against the same loop written with the rule's estimate and
+    sgd_step, minibatch by minibatch. This small net's windows are 1 by the rule; a looser
+    overhead bound gives windows of W0_WINDOW minibatches."""
+    if overhead is not None:
+        monkeypatch.setattr(trainer, "DEFER_OVERHEAD", overhead)
+    assert deferral_window(4, 13, 9, W0_WINDOW) == (1 if overhead is None else W0_WINDOW)
     n = N_WINDOWED
     ep = C.EPConfig(hidden=(9,), alphas=(0.2, 0.1), batch_size=4, epochs=1, persistent=True, seed=5,
                     estimator=estimator)
@@ -365,6 +372,20 @@ class _DenseEP(AbstractLearningRule):
     def estimate(self, network, x, target, **kw):
         est = _ep("one_sided").estimate(network, x, target, **kw)
         return Estimate(est.dense(), est.free)
+
+
+def test_the_deferral_window_keeps_its_corrections_within_the_overhead_bound():
+    assert [deferral_window(b, 784, 500, W0_WINDOW) for b in (1, 20, 100, 500)] == [4, 4, 2, 1]
+    assert deferral_window(1, 784, 500, 9) == 9 and deferral_window(10_000, 13, 9, 4) == 1
+
+    def extra(b, k, n0, n1):  # the corrections' FLOPs over the window's own (module docstring)
+        return b * (k - 1) * (n0 + n1) / (4 * n0 * n1)
+
+    for b, n0, n1 in [(20, 784, 500), (7, 13, 9), (64, 3072, 1000), (3, 100, 100)]:
+        k = deferral_window(b, n0, n1, 64)
+        assert extra(b, k, n0, n1) <= trainer.DEFER_OVERHEAD < extra(b, k + 1, n0, n1)
+    with pytest.raises(ConfigError, match="batch_size must be an integer >= 1, got 0"):
+        deferral_window(0, 784, 500, 4)
 
 
 def test_deferred_input_updates_errors():

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from memprop import ConfigError
+from memprop._validate import all_finite
 from memprop.learning import (
     EquilibriumPropagation,
     Hebbian,
@@ -188,6 +189,22 @@ def test_hebbian_recall_of_stored_orthogonal_patterns():
     sgd_step(net, Hebbian().gradients(net, None, xi), 1.0)
     eq = relax(net, FixedPointIteration(tol=0.5, max_steps=20), xi.clone())
     assert torch.equal(eq.state, xi)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.float32, torch.float64, torch.complex64])
+def test_all_finite_finds_every_nan_and_inf_and_survives_an_overflowing_sum(dtype):
+    big = torch.finfo(dtype if not dtype.is_complex else torch.float32).max
+    t = torch.full((1000,), big / 4, dtype=dtype)  # finite entries whose sum overflows
+    assert not torch.isfinite(t.sum()) and all_finite(t)
+    for bad in (float("nan"), float("inf"), -float("inf")):
+        for i in (0, 577, 999):
+            u = t.clone()
+            u[i] = bad
+            assert not all_finite(u), (bad, i)
+    v = torch.full((3,), big, dtype=dtype)
+    v[0], v[1] = float("inf"), -float("inf")  # +inf and -inf: the sum is NaN
+    assert not all_finite(v)
+    assert all_finite(torch.zeros(0, dtype=dtype)) and all_finite(torch.arange(5)) and all_finite(torch.ones(2) > 0)
 
 
 def test_rule_validation_names_the_argument():

@@ -60,6 +60,18 @@ def choice(name: str, value: str, allowed: Sequence[str]) -> str:
     return value
 
 
+def all_finite(value: torch.Tensor) -> bool:
+    """Whether every entry of ``value`` is finite, in one reduction: a sum is finite only if
+    every entry is (NaN and Inf propagate through it), so the elementwise test (several passes
+    over the data) runs only when the sum is not finite, which an overflowing sum of finite
+    entries also makes. Integer and bool tensors are finite."""
+    if not (value.is_floating_point() or value.is_complex()) or value.numel() == 0:
+        return True
+    if bool(torch.isfinite(value.sum())):
+        return True
+    return bool(torch.isfinite(value).all())
+
+
 def tensor(
     name: str,
     value: object,
@@ -82,7 +94,7 @@ def tensor(
         raise ConfigError(
             f"{name} must have last dimension {last}, got shape {tuple(value.shape)}"
         )
-    if finite and value.is_floating_point() and not bool(torch.isfinite(value).all()):
+    if finite and not all_finite(value):
         bad = int((~torch.isfinite(value)).sum())
         raise ConfigError(f"{name} contains {bad} NaN/Inf entries; all entries must be finite")
     return value

@@ -12,6 +12,7 @@ from .hebbian import Hebbian as Hebbian
 from .hebbian import Storkey as Storkey
 from .rbp import RecurrentBackprop as RecurrentBackprop
 from .trainer import EpochResult as EpochResult
+from .trainer import deferral_window as deferral_window
 from .trainer import train_epoch as train_epoch
 from .updates import OuterProducts as OuterProducts
 from .updates import RowSum as RowSum

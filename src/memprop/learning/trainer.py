@@ -19,7 +19,10 @@ x W_0 for the layered network) and rules whose gradient for it is x^T D (EP):
 n_1), corrected for the window's pending updates by x (x_i^T D_i) (small products). This is
 exactly the sequence of minibatch updates (each minibatch's projection includes the updates of
 the window's earlier minibatches), up to rounding; W_0 is then read and written once per
-window instead of twice per minibatch, at large-matrix speed.
+window instead of twice per minibatch, at large-matrix speed. The corrections cost
+B^2 K (K - 1) (n_0 + n_1) FLOPs per window against the window's 4 K B n_0 n_1, a fraction
+B (K - 1) (n_0 + n_1) / (4 n_0 n_1) that grows with the minibatch: :func:`deferral_window` picks
+the largest window (up to a limit) whose corrections cost at most ``DEFER_OVERHEAD`` of it.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .._validate import positive_int
+from .._validate import all_finite, positive_int
 from ..errors import ConfigError, DivergenceError
 from ..networks.base import AbstractNetwork
 from ..networks.kernel import Workspace
@@ -55,8 +58,28 @@ class EpochResult:
     seconds: float
 
 
-def _samples(t: torch.Tensor, order: torch.Tensor | None) -> torch.Tensor:
-    return t if order is None else t.index_select(-2, order)
+DEFER_OVERHEAD = 0.1
+"""The largest fraction of a window's own W_0 products that :func:`deferral_window` lets its
+correction products add."""
+
+
+def deferral_window(batch_size: int, n_in: int, n_out: int, limit: int) -> int:
+    """The window K for ``defer_input``: the largest K <= ``limit`` whose correction products cost
+    at most ``DEFER_OVERHEAD`` of the window's own, B (K - 1) (n_0 + n_1) / (4 n_0 n_1) (see the
+    module docstring), and at least 1. Large minibatches already run the products at large-matrix
+    speed and get K = 1 (784-500: B <= 20 gives 4, B = 100 gives 2, B = 500 gives 1)."""
+    for name, v in (("batch_size", batch_size), ("n_in", n_in), ("n_out", n_out), ("limit", limit)):
+        positive_int(name, v)
+    extra = 4 * DEFER_OVERHEAD * n_in * n_out / (batch_size * (n_in + n_out))
+    return max(1, min(limit, 1 + int(extra)))
+
+
+def _samples(t: torch.Tensor, order: torch.Tensor | None, work: Workspace, name: str) -> torch.Tensor:
+    """The samples of ``t`` in the presentation ``order``, copied into the workspace's buffer
+    ``name`` (kept across epochs: a fresh training-sized allocation page-faults every epoch)."""
+    if order is None:
+        return t
+    return torch.index_select(t, -2, order, out=work.get(name, tuple(t.shape), t))
 
 
 def train_epoch(network: AbstractNetwork, rule: AbstractLearningRule, x: torch.Tensor | None,
@@ -103,12 +126,12 @@ def train_epoch(network: AbstractNetwork, rule: AbstractLearningRule, x: torch.T
     if persistent and s0 is None:
         raise ConfigError("persistent=True needs the stored states s0")
     for name, t in (("x", x), ("target", target)):
-        if t is not None and not bool(torch.isfinite(t).all()):
+        if t is not None and not all_finite(t):
             raise ConfigError(f"{name} contains NaN/Inf entries; all training data must be finite")
     work = Workspace() if workspace is None else workspace
-    xo, to, so = (None if x is None else _samples(x, order)), _samples(target, order), None
-    if s0 is not None:
-        so = _samples(s0, order) if (order is not None or not persistent) else s0
+    xo = None if x is None else _samples(x, order, work, "epoch.x")
+    to = _samples(target, order, work, "epoch.target")
+    so = None if s0 is None else _samples(s0, order, work, "epoch.s0")
     batch = tuple(target.shape[:-2])
     dev = target.device
     steps = torch.zeros(*batch, n, dtype=torch.long, device=dev) if record_steps else None
@@ -160,7 +183,7 @@ def train_epoch(network: AbstractNetwork, rule: AbstractLearningRule, x: torch.T
         if free_all is not None:
             free_all = free_all.index_select(-2, inverse)
     if alive is None:
-        bad = [k for k, t in network.trainable().items() if not bool(torch.isfinite(t).all())]
+        bad = [k for k, t in network.trainable().items() if not all_finite(t)]
         if bad:
             raise DivergenceError(
                 f"training diverged: {', '.join(bad)} hold NaN/Inf after this epoch; lower the "

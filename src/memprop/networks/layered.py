@@ -41,7 +41,7 @@ from typing import ClassVar
 import torch
 from torch import nn
 
-from .._validate import positive_int
+from .._validate import all_finite, positive_int
 from ..errors import ConfigError
 from .activations import HardSigmoid
 from .base import AbstractEnergyNetwork
@@ -82,7 +82,7 @@ class LayeredNetwork(AbstractEnergyNetwork):
                 raise ConfigError(
                     f"weights[{k}] has {w.shape[0]} rows but layer {k} has {weights[k - 1].shape[1]} units"
                 )
-            if not bool(torch.isfinite(w).all()) or not bool(torch.isfinite(b).all()):
+            if not all_finite(w) or not all_finite(b):
                 raise ConfigError(f"weights[{k}] / biases[{k}] contain NaN or Inf")
         L = len(weights)
         self.weight_names = (*(f"W{k}" for k in range(L)), *(f"b{k + 1}" for k in range(L)))

@@ -47,7 +47,7 @@ from typing import NamedTuple
 
 import torch
 
-from .._validate import flag, positive, positive_int
+from .._validate import all_finite, flag, positive, positive_int
 from ..errors import ConfigError, ConvergenceError
 from ..networks.base import AbstractNetwork
 from ..networks.kernel import Workspace
@@ -364,9 +364,9 @@ def relax(network: AbstractNetwork, solver: AbstractEquilibriumSolver, s0: torch
             raise ConfigError("give s0, x, drive or batch_shape so that the batch shape is known")
         batch_shape = tuple(ref.shape[:-1])
     if validate:
-        if x is not None and not bool(torch.isfinite(x).all()):
+        if x is not None and not all_finite(x):
             raise ConfigError("x contains NaN/Inf entries; all inputs must be finite")
-        if target is not None and not bool(torch.isfinite(target).all()):
+        if target is not None and not all_finite(target):
             raise ConfigError("target contains NaN/Inf entries; all targets must be finite")
     d = network.drive(x, batch_shape) if drive is None else drive
     if s0 is None:

@@ -4,7 +4,7 @@ Training is :func:`memprop.learning.train_epoch` with :class:`~memprop.learning.
 on Eq. (21) (:class:`~memprop.solvers.ClippedRelaxation` with ``stop=Steps(free)`` and
 ``Steps(nudged)``), per-layer rates alpha_k for W_k and b_{k+1}, a random minibatch order per
 epoch, persistent free states, and the engine's deferred input-weight updates (W_0's updates of
-``W0_WINDOW`` minibatches as one product) when W_0 is not programmed through a crossbar. With the
+up to ``W0_WINDOW`` minibatches as one product) when W_0 is not programmed through a crossbar. With the
 1/beta that the paper's beta = 1 hides, the update is Eq. (19):
 
 .. math::
@@ -40,7 +40,7 @@ import torch
 from ..._runtime import torch_device, torch_dtype
 from ...crossbar import run_counters
 from ...errors import ConfigError
-from ...learning import EquilibriumPropagation, sgd_step, train_epoch
+from ...learning import EquilibriumPropagation, deferral_window, sgd_step, train_epoch
 from ...learning.backprop import Backprop, feedforward
 from ...networks import LayeredNetwork
 from ...progress import Progress
@@ -50,7 +50,9 @@ from .config import CHECKPOINT_KIND, BackpropConfig, ClassificationConfig, EPCon
 from .data import Split
 
 W0_WINDOW = 4
-"""Minibatches whose W_0 updates are applied together (see :func:`memprop.learning.train_epoch`)."""
+"""The most minibatches whose W_0 updates are applied together (see
+:func:`memprop.learning.train_epoch`); fewer for large minibatches
+(:func:`memprop.learning.deferral_window`)."""
 DEVICE_SEED_OFFSET = 7919
 """The crossbars' generator is seeded with seed + this: apart from the rule's stream, so that
 ``--device ideal`` leaves every random stream of the run as it is without devices."""
@@ -132,7 +134,7 @@ def ep_epoch(state: EPState, cfg: EPConfig, x: torch.Tensor, y: torch.Tensor, n_
     perm = torch.randperm(n, generator=state.generator).to(ref.device)
     out = net.output_index
     holder = net.holder("W0")
-    defer = W0_WINDOW if holder is None or holder.exact else 0
+    defer = deferral_window(cfg.batch_size, *ref.shape, W0_WINDOW) if holder is None or holder.exact else 0
     wrong = torch.zeros((), dtype=torch.long, device=ref.device)
     reported = [0]
     report = max(1, 2000 // cfg.batch_size)  # progress every ~2000 samples
