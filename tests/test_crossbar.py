@@ -494,12 +494,11 @@ def test_moving_devices_alone_get_the_numbers_of_a_pass_over_all(model, per):
     flat, m = moving_devices(sizes)
     assert m == int((sizes != 0).sum()) and flat.numel() % crossbar_module.GATHER_MULTIPLE == 0
     got = g.clone()
-    move_in_place(dev, got, flat, m, torch.take(n, flat), params, c2c=c2c, xi=xi, start=start, stuck=stuck)
+    moving, moved = move_in_place(dev, got, sizes, r, params, c2c=c2c, xi=xi, start=start, stuck=stuck)
     assert torch.equal(got, expected)
+    assert torch.equal(moving, flat[:m]) and torch.equal(moved, sizes.reshape(-1)[flat[:m]])
     view = g.clone().transpose(1, 3)  # a strided view is updated through its own indices
-    sizes_v = sizes.transpose(1, 3)
-    flat, m = moving_devices(sizes_v)
-    move_in_place(dev, view, flat, m, torch.take(n.transpose(1, 3), flat), {k: v.transpose(1, 3) if v.ndim == 4 else v
+    move_in_place(dev, view, sizes.transpose(1, 3), r.transpose(1, 3), {k: v.transpose(1, 3) if v.ndim == 4 else v
                   for k, v in params.items()}, c2c=c2c, xi=xi.transpose(1, 3))
     assert torch.equal(view, torch.where(n != 0, dev.move(g, n, params, c2c=c2c, xi=xi), g).transpose(1, 3))
 

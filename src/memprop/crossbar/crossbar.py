@@ -110,12 +110,15 @@ def gatherer(shape: torch.Size, flat: torch.Tensor):
     return at
 
 
-def move_in_place(device: AbstractPulsedDevice, g: torch.Tensor, flat: torch.Tensor, m: int, n: torch.Tensor,
+def move_in_place(device: AbstractPulsedDevice, g: torch.Tensor, sizes: torch.Tensor, r: torch.Tensor,
                   params: dict, *, c2c: float | torch.Tensor = 0.0, xi: torch.Tensor | None = None,
-                  start: torch.Tensor | None = None, stuck: torch.Tensor | None = None) -> None:
-    """Move the devices ``flat`` (from :func:`moving_devices`; ``m`` of them before the padding)
-    by their signed pulse counts ``n`` (gathered at ``flat``), in place in ``g``; every other
-    device keeps its conductance exactly.
+                  start: torch.Tensor | None = None,
+                  stuck: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Move the devices that receive pulses (``sizes`` != 0, from
+    :func:`~memprop.crossbar.pulses.pulse_sizes`; their sign is the request ``r``'s), in place in
+    ``g``; every other device keeps its conductance exactly. Returns the moving devices (their
+    indices into ``sizes`` read as one vector, :func:`moving_devices` without the padding) and
+    their pulse sizes, for the caller's counters.
 
     The model's closed form (:meth:`~memprop.devices.AbstractPulsedDevice.moved`) runs on the
     moving devices alone, gathered into vectors: an update moves a few per cent of the devices
@@ -126,8 +129,8 @@ def move_in_place(device: AbstractPulsedDevice, g: torch.Tensor, flat: torch.Ten
     Args:
         device: the pulsed model.
         g: conductances (any shape; a view is fine), updated in place.
-        flat, m: the moving devices and their number.
-        n: their signed pulse counts, gathered at ``flat``.
+        sizes: pulses per device, g's shape (amplitude scheme: the step's fraction).
+        r: the request per device, g's shape: the sign of each device's move.
         params: the model's parameters, tensors broadcasting against g (or 0-d).
         c2c: the write noise spread, a number or a tensor broadcasting against g.
         xi: the write noise's standard normal draws, g's shape (None: no noise).
@@ -135,14 +138,17 @@ def move_in_place(device: AbstractPulsedDevice, g: torch.Tensor, flat: torch.Ten
             default g.
         stuck: devices that keep their conductance whatever they receive, g's shape.
     """
-    if not m:
-        return
-    at = gatherer(g.shape, flat)
-    g_new = device.moved(at(g if start is None else start), n, {name: at(t) for name, t in params.items()},
-                         c2c=at(c2c), xi=None if xi is None else at(xi))
-    if stuck is not None:
-        g_new = torch.where(at(stuck), at(g), g_new)
-    g.put_(flat[:m], g_new[:m])
+    flat, m = moving_devices(sizes)
+    moved = torch.take(sizes, flat)
+    if m:
+        at = gatherer(g.shape, flat)
+        n = torch.copysign(moved, torch.take(r, flat))
+        g_new = device.moved(at(g if start is None else start), n, {name: at(t) for name, t in params.items()},
+                             c2c=at(c2c), xi=None if xi is None else at(xi))
+        if stuck is not None:
+            g_new = torch.where(at(stuck), at(g), g_new)
+        g.put_(flat[:m], g_new[:m])
+    return flat[:m], moved[:m]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -447,24 +453,22 @@ class Crossbar(AbstractWeightHolder):
             r = torch.stack([r_w, -r_w]) if cfg.signed == "differential" else r_w.unsqueeze(0)
             r = torch.where(present[:, part], r, torch.zeros_like(r))
             size = pulse_sizes(r, cfg.scheme, max_pulses=cap, draws=None if draws is None else draws[:, part])
-            flat, m = moving_devices(size)
+            moving, moved = move_in_place(dev, g_all[:, part], size, r,
+                                          {name: t if t.ndim == 0 else t[:, part] for name, t in params.items()},
+                                          c2c=c2c, xi=None if xi is None else xi[:, part],
+                                          start=None if now is None else now[:, part],
+                                          stuck=None if stuck is None else stuck[:, part])
+            m = moving.numel()
             if m:
-                moved = torch.take(size, flat)  # pulses per moving device (amplitude: the step's fraction)
-                move_in_place(dev, g_all[:, part], flat, m, torch.copysign(moved, torch.take(r, flat)),
-                              {name: t if t.ndim == 0 else t[:, part] for name, t in params.items()},
-                              c2c=c2c, xi=None if xi is None else xi[:, part],
-                              start=None if now is None else now[:, part],
-                              stuck=None if stuck is None else stuck[:, part])
-                moving = flat[:m]
                 if drifting:  # a programmed device's drift clock starts again
                     t_all[:, part].put_(moving, self.clock.expand(m))
                 if cfg.scheme == "amplitude":  # one pulse per moving device
-                    sent_all[:, part].put_(moving, torch.ones_like(moved[:m]), accumulate=True)
+                    sent_all[:, part].put_(moving, torch.ones_like(moved), accumulate=True)
                     pulses += m
                     size_total += float(size.sum())  # the real sizes, summed in the devices' order
                 else:  # integer counts: any order gives the same sums
-                    sent_all[:, part].put_(moving, moved[:m], accumulate=True)
-                    count = float(moved[:m].sum())
+                    sent_all[:, part].put_(moving, moved, accumulate=True)
+                    count = float(moved.sum())
                     pulses += count
                     size_total += count
                 events += m

@@ -37,7 +37,6 @@ from .crossbar import (
     CrossbarConfig,
     ProgramStats,
     move_in_place,
-    moving_devices,
     read_out,
 )
 from .holder import AbstractWeightHolder
@@ -177,11 +176,8 @@ class _Group:
                 if noisy:
                     xi[c] = _rng.normal(gshape, generator=xb.generator, dtype=g.dtype, device=g.device)
         G = len(xbs)
-        flat, m = moving_devices(size)
-        moved = torch.take(size, flat)  # pulses per moving device (amplitude: the step's fraction)
-        move_in_place(dev, g, flat, m, torch.copysign(moved, torch.take(r, flat)), k["params"], c2c=k["c2c"],
-                      xi=xi, stuck=k["stuck"])
-        moving, moved = flat[:m], moved[:m]
+        # the moving devices and their pulses (amplitude: the step's fraction)
+        moving, moved = move_in_place(dev, g, size, r, k["params"], c2c=k["c2c"], xi=xi, stuck=k["stuck"])
         config = moving.div(g[0].numel(), rounding_mode="floor")  # each moving device's configuration
         events = torch.bincount(config, minlength=G)
         if cfg.scheme == "amplitude":  # one pulse per moving device; the real sizes in the devices' order
