@@ -39,7 +39,7 @@ import time
 
 import torch
 
-from memprop._runtime import configure_allocator, configure_threads, torch_device
+from memprop._runtime import configure_allocator, configure_threads, synchronize, torch_device
 from memprop.data import load_builtin_mnist, to_inputs
 from memprop.experiments.classification import ClassificationConfig, EPConfig, init_state
 from memprop.experiments.classification import ep_epoch as train_one_epoch
@@ -51,11 +51,6 @@ FLOPS_UPDATE = 2 * (N_IN * N_HID + N_HID * N_OUT)
 FLOPS_PER_SAMPLE = FLOPS_PROJECTION + FLOPS_RELAXATION + FLOPS_UPDATE
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def matmul_rate(m: int, k: int, n: int, *, repeats: int = 5, min_time: float = 0.2,
                 device: torch.device | None = None) -> float:
     """Best-of-``repeats`` float32 rate (FLOP/s) of an (m, k) @ (k, n) product, into a buffer."""
@@ -65,12 +60,12 @@ def matmul_rate(m: int, k: int, n: int, *, repeats: int = 5, min_time: float = 0
     b = torch.rand(k, n, generator=g).to(device)
     c = torch.empty(m, n, device=device)
     torch.mm(a, b, out=c)
-    _sync(device)
+    synchronize(device)
     t = time.perf_counter()
     reps = 0
     while time.perf_counter() - t < 0.05:
         torch.mm(a, b, out=c)
-        _sync(device)
+        synchronize(device)
         reps += 1
     reps = max(1, int(reps * min_time / 0.05))
     best = float("inf")
@@ -78,7 +73,7 @@ def matmul_rate(m: int, k: int, n: int, *, repeats: int = 5, min_time: float = 0
         t = time.perf_counter()
         for _ in range(reps):
             torch.mm(a, b, out=c)
-        _sync(device)
+        synchronize(device)
         best = min(best, (time.perf_counter() - t) / reps)
     return 2.0 * m * k * n / best
 
@@ -102,10 +97,10 @@ def ep_setup(samples: int, batch: int = BATCH, torch_device: str = "cpu"):
 def ep_epoch(state, cfg, x, y) -> tuple[float, float]:
     """Wall and CPU seconds per 1000 samples of one EP training epoch over (x, y)."""
     device = state.network.W0.device
-    _sync(device)
+    synchronize(device)
     t, c = time.perf_counter(), time.process_time()
     train_one_epoch(state, cfg, x, y, N_OUT)
-    _sync(device)
+    synchronize(device)
     n = y.numel()
     return (time.perf_counter() - t) * 1000 / n, (time.process_time() - c) * 1000 / n
 
@@ -162,4 +157,6 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from _script import run_main
+
+    run_main(main)

@@ -17,7 +17,7 @@ from memprop._runtime import configure_allocator, configure_threads
 from memprop.experiments import reconstruction as rec
 
 
-def main() -> None:
+def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true", help="the --quick settings")
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default 1 or $MEMPROP_THREADS)")
@@ -25,7 +25,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=1, help="worker processes for the study's pieces (default 1)")
     ap.add_argument("--dtype", default=None, choices=("float32", "float64"),
                     help="dtype of every tensor (default: the study's own)")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     threads = configure_threads(args.threads)
     allocator = configure_allocator()  # as the CLI runs
     kw = dict(torch_device=args.torch_device, dtype=args.dtype)
@@ -46,4 +46,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from _script import run_main
+
+    run_main(main)

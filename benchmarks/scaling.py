@@ -40,13 +40,10 @@ from pathlib import Path
 
 import torch
 
+from memprop._runtime import synchronize
+
 SERIES = ("recon_train_N", "recon_recall_N", "recon_train_P", "recon_train_C", "ep_hidden", "ep_batch")
 EPOCHS = 2
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def _recon(n: int, patterns: int, configs: int, device: torch.device, recall_samples: int = 0) -> dict:
@@ -62,12 +59,12 @@ def _recon(n: int, patterns: int, configs: int, device: torch.device, recall_sam
     x = ps.patterns.to(device=device, dtype=torch.float64)
     W0 = init_symmetric(n, scale=0.1, generator=torch.Generator().manual_seed(0), dtype=torch.float64,
                         configs=configs).to(device)
-    _sync(device)
+    synchronize(device)
     t = time.perf_counter()
     tr = train(x, W0, full_mask(n, device=device), rule="ep", etas=torch.full((configs,), 0.01, dtype=torch.float64),
                cfg=TrainConfig(epochs=EPOCHS), generator=torch.Generator().manual_seed(2),
                row_seeds=list(range(configs)))
-    _sync(device)
+    synchronize(device)
     seconds = (time.perf_counter() - t) / EPOCHS
     steps = float(tr.history["steps"].mean())  # free-phase steps per pattern
     flops = configs * patterns * (2 * steps * 2 * n * n + 2 * n * n)
@@ -76,10 +73,10 @@ def _recon(n: int, patterns: int, configs: int, device: torch.device, recall_sam
         per_class = max(1, recall_samples // patterns)
         xt, tt = test_set(ps.patterns.to(torch.float32), 0.1, per_class, 3)
         W = tr.W[:1].to(torch.float32)
-        _sync(device)
+        synchronize(device)
         t = time.perf_counter()
         r = recall("ep", W, xt.to(device), tt.to(device), cfg=RecallConfig(), dtype=torch.float32)
-        _sync(device)
+        synchronize(device)
         m = xt.shape[0]
         out["recall_s_per_1000"] = (time.perf_counter() - t) * 1000 / m
         out["recall_flops_per_1000"] = float(r["steps"].double().sum()) * 2 * n * n * 1000 / m
@@ -103,10 +100,10 @@ def _ep(hidden: int, batch: int, device: torch.device, samples: int = 2000) -> d
     warm = init_state(ccfg, 200, 784, 10)
     ep_epoch(warm, cfg, x[:200], y[:200], 10)  # warm-up (allocator, BLAS kernels)
     state = init_state(ccfg, samples, 784, 10)
-    _sync(device)
+    synchronize(device)
     t = time.perf_counter()
     ep_epoch(state, cfg, x, y, 10)
-    _sync(device)
+    synchronize(device)
     flops = 2 * 784 * hidden + 24 * 4 * hidden * 10 + 2 * (784 * hidden + hidden * 10)
     return {"s_per_1000": (time.perf_counter() - t) * 1000 / samples, "flops_per_1000": flops * 1000}
 
@@ -162,10 +159,18 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=None, help="torch threads per point (default 1)")
     p.add_argument("--torch-device", default="cpu", help="torch device (default cpu)")
     p.add_argument("--series", nargs="+", choices=SERIES, default=list(SERIES), help="which series (default all)")
+    p.add_argument("--force", action="store_true", help="replace an earlier scaling.json in --out")
     p.add_argument("--point", nargs=2, metavar=("SERIES", "VALUE"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
-    from memprop._runtime import configure_allocator, configure_threads
+    from memprop._runtime import configure_allocator, configure_threads, torch_device
+    from memprop.errors import MempropError, OutputError
+    from memprop.io import write_json
 
+    torch_device(args.torch_device)  # one line now, not a failure at every point
+    out = Path(args.out)
+    if not args.point and (out / "scaling.json").exists() and not args.force:
+        raise OutputError(f"--out {str(out)!r} already holds scaling.json; pass --force to replace it, or "
+                          f"choose another --out")
     threads = configure_threads(args.threads)
     allocator = configure_allocator()  # as the CLI runs (each point's process too)
     if args.point:
@@ -180,6 +185,7 @@ def main(argv=None) -> int:
         "ep_batch": [20, 100, 500],
     }
     results = {}
+    failed = 0
     print(f"scaling: torch {torch.__version__}, {threads} torch thread(s) per point, allocator {allocator}, torch device {args.torch_device}")
     for series in args.series:
         rows = []
@@ -189,6 +195,7 @@ def main(argv=None) -> int:
             done = subprocess.run(cmd, capture_output=True, text=True, check=False)
             if done.returncode != 0:
                 print(f"  {series} {v}: failed: {done.stderr.strip().splitlines()[-1:]}")
+                failed += 1
                 continue
             m = json.loads(done.stdout.strip().splitlines()[-1])
             rows.append({"x": v, **m})
@@ -205,13 +212,13 @@ def main(argv=None) -> int:
         else:
             fit = {}
         results[series] = {"rows": rows, "fit": fit, "units": UNITS[series]}
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    if not any(r["rows"] for r in results.values()):
+        raise MempropError(f"every one of the {failed} points failed; nothing written")
     meta = {"torch": torch.__version__, "threads": threads, "allocator": allocator, "torch_device": args.torch_device}
-    (out / "scaling.json").write_text(json.dumps({"meta": meta, "series": results}, indent=1))
+    write_json(out / "scaling.json", {"meta": meta, "series": results})
     _plot(results, out / "scaling.png")
-    print(f"wrote {out / 'scaling.json'} and {out / 'scaling.png'}")
-    return 0
+    print(f"wrote {out / 'scaling.json'} and {out / 'scaling.png'}" + (f"; {failed} points failed" if failed else ""))
+    return 1 if failed else 0
 
 
 def _plot(results: dict, path: Path) -> None:
@@ -249,4 +256,6 @@ def _plot(results: dict, path: Path) -> None:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from _script import run_main
+
+    run_main(main)

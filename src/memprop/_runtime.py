@@ -122,6 +122,16 @@ def torch_device(name: str) -> torch.device:
     return dev
 
 
+def synchronize(device: torch.device | str) -> None:
+    """Wait until ``device`` has finished the work queued on it (a timer's fence: CUDA and MPS run
+    asynchronously; on the CPU nothing is queued)."""
+    dev = torch.device(device)
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+    elif dev.type == "mps":
+        torch.mps.synchronize()
+
+
 def torch_dtype(name: str) -> torch.dtype:
     """The dtype ``name`` ("float32" or "float64")."""
     if name not in DTYPES:
