@@ -43,7 +43,7 @@ step() {  # step NAME LIMIT_SECONDS COMMAND...
     "$PY" -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda, torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'no CUDA device'); import os; print('cpu cores', os.cpu_count())"
 } 2>&1 | tee "$LOG"
 
-step "gpu tests" 120 "$PY" -m pytest -q -p no:cacheprovider -m gpu tests
+step "gpu tests" 120 "$PY" -m pytest -q -p no:cacheprovider -m gpu tests/test_runtime.py tests/test_device_placement.py
 step "ep_throughput" 120 "$PY" benchmarks/ep_throughput.py --batch 20 500 --repeats 3 --torch-device "$DEV" --json
 step "solvers" 60 "$PY" benchmarks/solvers.py --torch-device "$DEV"
 step "crossbar_program" 60 "$PY" benchmarks/crossbar_program.py --rounds 2 --torch-device "$DEV"

@@ -5,6 +5,7 @@ measured by running the scripts, never by tests."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -54,3 +55,12 @@ def test_synchronize_waits_on_the_device_and_is_a_no_op_on_the_cpu():
         y = x @ x
         synchronize("cuda")
         assert torch.cuda.current_stream().query() and float(y[0, 0]) == 1000.0
+
+
+def test_the_gpu_script_runs_every_gpu_marked_test_file():
+    """``gpu_figures.sh`` names the files that hold ``gpu`` tests (collecting the whole suite
+    would need the test-only packages, which a device machine may lack)."""
+    script = (ROOT / "benchmarks" / "gpu_figures.sh").read_text()
+    marked = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "tests").glob("test_*.py")
+                    if re.search(r"^@pytest\.mark\.gpu$", p.read_text(), re.M))
+    assert marked and all(f in script for f in marked)
