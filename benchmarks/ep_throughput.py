@@ -38,6 +38,7 @@ import statistics
 import time
 
 import torch
+from _script import add_ep_options
 
 from memprop._runtime import configure_allocator, configure_threads, synchronize, torch_device
 from memprop.data import load_builtin_mnist, to_inputs
@@ -107,11 +108,7 @@ def ep_epoch(state, cfg, x, y) -> tuple[float, float]:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--threads", type=int, default=None, help="torch threads (default 1, or $MEMPROP_THREADS)")
-    p.add_argument("--samples", type=int, default=10_000, help="training samples per repeat (default 10000)")
-    p.add_argument("--repeats", type=int, default=5, help="rounds (default 5)")
-    p.add_argument("--batch", type=int, nargs="+", default=[BATCH], help="minibatch size(s) (default 20)")
-    p.add_argument("--torch-device", default="cpu", help="torch device (default cpu)")
+    add_ep_options(p, batch=(BATCH,))
     p.add_argument("--json", action="store_true", help="also print the figures as one JSON line")
     args = p.parse_args(argv)
     threads = configure_threads(args.threads)

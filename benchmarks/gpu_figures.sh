@@ -45,6 +45,7 @@ step() {  # step NAME LIMIT_SECONDS COMMAND...
 
 step "gpu tests" 120 "$PY" -m pytest -q -p no:cacheprovider -m gpu tests/test_runtime.py tests/test_device_placement.py
 step "ep_throughput" 120 "$PY" benchmarks/ep_throughput.py --batch 20 500 --repeats 3 --torch-device "$DEV" --json
+step "ep_flat_loop" 120 "$PY" benchmarks/ep_flat_loop.py --batch 20 500 --repeats 3 --torch-device "$DEV"
 step "solvers" 60 "$PY" benchmarks/solvers.py --torch-device "$DEV"
 step "crossbar_program" 60 "$PY" benchmarks/crossbar_program.py --rounds 2 --torch-device "$DEV"
 step "training_stacks" 120 "$PY" benchmarks/training_stacks.py --torch-device "$DEV"

@@ -25,6 +25,7 @@ import argparse
 import statistics
 
 import torch
+from _script import add_ep_options
 
 from memprop._runtime import configure_allocator, configure_threads, torch_device
 from memprop.errors import ConfigError
@@ -183,11 +184,7 @@ def native_iterate(ext, eager):
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--batch", type=int, nargs="+", default=[20, 100, 500], help="minibatch sizes (default 20 100 500)")
-    p.add_argument("--repeats", type=int, default=5, help="rounds (default 5)")
-    p.add_argument("--samples", type=int, default=10_000, help="training samples per epoch (default 10000)")
-    p.add_argument("--threads", type=int, default=None, help="torch threads (default 1, or $MEMPROP_THREADS)")
-    p.add_argument("--torch-device", default="cpu", help="torch device: the native loop runs on the CPU only")
+    add_ep_options(p, batch=(20, 100, 500), device_help="torch device: the native loop runs on the CPU only")
     args = p.parse_args(argv)
     if torch_device(args.torch_device).type != "cpu":
         raise ConfigError(f"torch_device {args.torch_device!r}: the native loop runs on the CPU only; use 'cpu'")

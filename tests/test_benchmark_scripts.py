@@ -26,8 +26,9 @@ def _run(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_the_timing_scripts_are_all_here():
-    assert SCRIPTS == ["allocator.py", "crossbar_program.py", "ep_throughput.py", "native_relaxation.py",
-                       "reconstruction_time.py", "scaling.py", "solvers.py", "training_stacks.py"]
+    assert SCRIPTS == ["allocator.py", "crossbar_program.py", "ep_flat_loop.py", "ep_throughput.py",
+                       "native_relaxation.py", "reconstruction_time.py", "scaling.py", "solvers.py",
+                       "training_stacks.py"]
 
 
 @pytest.mark.parametrize("script", SCRIPTS)
