@@ -123,15 +123,13 @@ class AbstractPulsedDevice(AbstractDevice):
         return self.move(g, n, p, c2c=c2c, xi=xi)
 
     def move(self, g: torch.Tensor, n: torch.Tensor, p: Params, *, c2c: float | torch.Tensor = 0.0,
-             xi: torch.Tensor | None = None, moving: torch.Tensor | None = None) -> torch.Tensor:
+             xi: torch.Tensor | None = None) -> torch.Tensor:
         """``update`` with every parameter given: ``p`` the full parameter set (tensors
         broadcasting against ``g``, e.g. one value per stacked configuration), ``c2c`` the
         cycle-to-cycle spread (a number or such a tensor) and ``xi`` its standard normal draws
-        (None: no write noise). Pure; ``update`` draws ``xi`` and calls this, and a stack of
-        crossbars of one model calls it once for all its configurations. ``moving``: ``n != 0``,
-        when the caller has it already."""
-        g_new = self.moved(g, n, p, c2c=c2c, xi=xi)
-        return torch.where(n == 0, g, g_new) if moving is None else torch.where(moving, g_new, g)
+        (None: no write noise). Pure; ``update`` draws ``xi`` and calls this (a programming step
+        calls :meth:`moved` on the moving devices alone)."""
+        return torch.where(n == 0, g, self.moved(g, n, p, c2c=c2c, xi=xi))
 
     def moved(self, g: torch.Tensor, n: torch.Tensor, p: Params, *, c2c: float | torch.Tensor = 0.0,
               xi: torch.Tensor | None = None) -> torch.Tensor:

@@ -190,8 +190,9 @@ def _stacks(points: list[Point]) -> list[tuple[list[int], int]]:
     the others (1 each). A stack's relaxations last as long as its slowest configuration's, and
     its configurations' numbers do not depend on what shares it, so the two stacks cost about
     what the one did and run on two workers at once."""
-    slow = [i for i, pt in enumerate(points) if relaxes_long(pt)]
-    fast = [i for i, pt in enumerate(points) if not relaxes_long(pt)]
+    long = [relaxes_long(pt) for pt in points]
+    slow = [i for i, is_long in enumerate(long) if is_long]
+    fast = [i for i, is_long in enumerate(long) if not is_long]
     return [(part, len(part) * cost) for part, cost in ((slow, LONG_RELAXATION), (fast, 1)) if part]
 
 
